@@ -1,0 +1,3 @@
+"""Operator HMI for manufacturing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Pure domain model: tags, samples, quality, decoding, the tag bus, event rules."""
