@@ -1,0 +1,148 @@
+"""Composition root: builds the loop, the runtime (devices, store, services), the demo
+plant when asked, and the main window, and wires them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import qasync
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
+from hmi.core.site import Site
+from hmi.gui.main_window import MainWindow
+from hmi.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AppOptions:
+    site: Site
+    data_dir: Path
+    user: str
+    demo: bool = False
+    headless: bool = False
+    duration: float | None = None  # seconds, then close by itself
+    screenshot: Path | None = None
+
+
+class AppError(Exception):
+    """The app could not do its job; the message says why (exit code 2)."""
+
+
+def run_app(options: AppOptions) -> int:
+    """Run the Qt application on a qasync loop until the window closes. Returns 0."""
+    if options.headless:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("hmi")
+    app.setQuitOnLastWindowClosed(False)  # the main coroutine decides when to stop
+    try:
+        return int(qasync.run(_main(options)))
+    finally:
+        app.processEvents()
+
+
+async def _main(options: AppOptions) -> int:
+    # Blocking work (SQLite, keyring, asyncua's address space) runs on plain threads;
+    # the tests run on the same kind of executor.
+    executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hmi-worker")
+    asyncio.get_running_loop().set_default_executor(executor)
+    try:
+        return await _run_window(options)
+    finally:
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _run_window(options: AppOptions) -> int:
+    plant = None
+    if options.demo:
+        from hmi.sim.demo import DEMO_API_KEY, DemoPlant  # noqa: PLC0415
+
+        _demo_keyring(options.site, DEMO_API_KEY)
+        plant = DemoPlant(options.site)
+        await plant.start()
+    runtime = Runtime(options.site, options.data_dir)
+    window: MainWindow | None = None
+    failure: BaseException | None = None
+    try:
+        await runtime.start()
+        window = MainWindow(
+            options.site,
+            runtime.bus,
+            runtime.production,
+            runtime.mes_monitor,
+            options.user,
+            list(runtime.supervisor.statuses().values()),
+        )
+        runtime.add_status_listener(window.on_device_status)
+        closed = asyncio.Event()
+        window.closed.connect(closed.set)
+        window.show()
+        _close_on_interrupt(window)
+        if options.duration is not None:
+            finished = asyncio.get_running_loop().create_future()
+
+            def finish() -> None:
+                try:
+                    if options.screenshot is not None:
+                        _save_screenshot(window, options.screenshot)
+                except BaseException as exc:
+                    finished.set_exception(exc)
+                else:
+                    finished.set_result(None)
+                window.close()
+
+            QTimer.singleShot(int(options.duration * 1000), finish)
+            await closed.wait()
+            await finished
+        else:
+            await closed.wait()
+    except BaseException as exc:
+        failure = exc
+        raise
+    finally:
+        if window is not None and window.isVisible():
+            window.close()
+        await runtime.stop()
+        if plant is not None:
+            await plant.stop()
+        if window is not None:
+            window.deleteLater()
+        if failure is None:
+            log.info("stopped cleanly")
+    return 0
+
+
+def _save_screenshot(window: QWidget, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(path)):
+        raise AppError(f"could not write the screenshot to {path}")
+
+
+def _close_on_interrupt(window: QWidget) -> None:
+    """Ctrl+C in the terminal closes the window the same way the operator would."""
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+
+
+def _demo_keyring(site: Site, api_key: str) -> None:
+    """The demo's MES key lives in an in-memory keyring: it never touches the user's own."""
+    from hmi.mes.secrets import BACKEND_ADVICE, has_usable_backend, install_memory_keyring  # noqa: PLC0415
+
+    if not has_usable_backend():
+        print(
+            "note: no keyring backend on this computer; the demo keeps its MES API key in "
+            f"memory. {BACKEND_ADVICE}",
+            file=sys.stderr,
+        )
+    if site.mes is not None:
+        install_memory_keyring({site.mes.api_key_secret: api_key})

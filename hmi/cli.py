@@ -1,0 +1,214 @@
+"""The `hmi` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import getpass
+import json
+import logging
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from hmi import __version__
+from hmi.config import ConfigError, load_site, parse_site
+from hmi.core.samples import Sample
+from hmi.core.site import Device, DeviceKind, Site
+
+EXIT_OK, EXIT_FAILURE = 0, 2
+DEMO_CONFIG = "config/demo.toml"
+
+
+class CliError(Exception):
+    """A one-line reason for exit code 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for issue in exc.issues:
+            print(issue, file=sys.stderr)
+        return EXIT_FAILURE
+    except (CliError, OSError) as exc:
+        print(f"hmi {args.command}: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return EXIT_FAILURE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hmi", description="Operator HMI for manufacturing.")
+    parser.add_argument("--version", action="version", version=f"hmi {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="start the demo plant and the app against it")
+    demo.add_argument("--data", type=Path, help="data folder (default: a fresh temporary one)")
+    demo.add_argument("--headless", action="store_true", help="run offscreen, no display")
+    demo.add_argument("--duration", type=float, help="close by itself after SECONDS")
+    demo.add_argument("--screenshot", type=Path, help="save a PNG of the window before closing")
+    demo.add_argument(
+        "--port-offset", type=int, default=0, help="add N to every demo port (if they are taken)"
+    )
+    demo.set_defaults(func=_cmd_demo)
+
+    run = commands.add_parser("run", help="start the app against a real site")
+    run.add_argument("--config", type=Path, required=True, help="site file (TOML)")
+    run.add_argument("--data", type=Path, help="data folder (default: the user data folder)")
+    run.set_defaults(func=_cmd_run)
+
+    check = commands.add_parser("check-config", help="validate a site file")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_cmd_check_config)
+
+    tags = commands.add_parser("tags", help="tag tools")
+    tag_commands = tags.add_subparsers(dest="tags_command", required=True, metavar="ACTION")
+    read = tag_commands.add_parser("read", help="read every configured tag once")
+    read.add_argument("--config", type=Path, required=True, help="site file (TOML)")
+    read.add_argument("--json", action="store_true", help="one JSON object per line")
+    read.set_defaults(func=_cmd_tags_read)
+    return parser
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    if args.duration is not None and args.duration <= 0:
+        raise CliError("--duration must be a positive number of seconds")
+    if args.screenshot is not None and args.duration is None:
+        raise CliError("--screenshot needs --duration (the screenshot is taken at its end)")
+    text = resources.files("hmi.resources").joinpath(DEMO_CONFIG).read_text("utf-8")
+    site = shift_ports(parse_site(text, "demo.toml"), args.port_offset)
+    if args.data is not None:
+        args.data.mkdir(parents=True, exist_ok=True)
+        return _run_gui(site, args.data, args, demo=True)
+    with tempfile.TemporaryDirectory(prefix="hmi-demo-") as data:
+        return _run_gui(site, Path(data), args, demo=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    site = load_site(args.config)
+    data = args.data or _user_data_dir()
+    data.mkdir(parents=True, exist_ok=True)
+    return _run_gui(site, data, args, demo=False)
+
+
+def _run_gui(site: Site, data: Path, args: argparse.Namespace, *, demo: bool) -> int:
+    from hmi.app import AppOptions, run_app  # noqa: PLC0415 (Qt only for GUI commands)
+
+    options = AppOptions(
+        site=site,
+        data_dir=data,
+        user=getpass.getuser(),
+        demo=demo,
+        headless=getattr(args, "headless", False),
+        duration=getattr(args, "duration", None),
+        screenshot=getattr(args, "screenshot", None),
+    )
+    return run_app(options)
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    site = load_site(args.file)
+    print(
+        f"{args.file}: OK: {len(site.devices)} devices, {len(site.tags)} tags, "
+        f"{len(site.production_rules)} production rules"
+    )
+    return EXIT_OK
+
+
+def _cmd_tags_read(args: argparse.Namespace) -> int:
+    site = load_site(args.config)
+    samples = asyncio.run(_read_all(site))
+    by_name = {s.tag: s for s in samples}
+    for tag in site.tags:
+        sample = by_name.get(tag.name)
+        if sample is None:
+            continue
+        if args.json:
+            print(json.dumps(_sample_json(sample, tag.units), ensure_ascii=False))
+        else:
+            print(_sample_line(sample, tag.units))
+    return EXIT_OK
+
+
+async def _read_all(site: Site) -> list[Sample]:
+    from hmi.core.bus import TagBus  # noqa: PLC0415
+    from hmi.devices.supervisor import DeviceSupervisor  # noqa: PLC0415
+
+    supervisor = DeviceSupervisor(site, TagBus())
+    try:
+        return await supervisor.read_all_once()
+    finally:
+        await supervisor.stop()
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def _sample_json(sample: Sample, units: str) -> dict[str, object]:
+    return {
+        "name": sample.tag,
+        "value": sample.value,
+        "units": units,
+        "quality": sample.quality.value,
+        "detail": sample.detail,
+        "timestamp": _iso(sample.source_time),
+    }
+
+
+def _sample_line(sample: Sample, units: str) -> str:
+    value = "—" if sample.value is None else str(sample.value)
+    quality = sample.quality.value + (f" ({sample.detail})" if sample.detail else "")
+    return f"{sample.tag:<28} {value:>14} {units:<6} {quality:<10} {_iso(sample.source_time)}"
+
+
+def _iso(timestamp: float) -> str:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+def shift_ports(site: Site, offset: int) -> Site:
+    """The demo site with every loopback port moved by ``offset``."""
+    if offset == 0:
+        return site
+    if not 0 < offset < 40000:
+        raise CliError("--port-offset must be between 1 and 39999")
+
+    def move(url: str) -> str:
+        parts = urlsplit(url)
+        netloc = f"{parts.hostname}:{(parts.port or 0) + offset}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    devices: list[Device] = []
+    for device in site.devices:
+        if device.kind is DeviceKind.OPCUA:
+            devices.append(dataclasses.replace(device, endpoint=move(device.endpoint)))
+        else:
+            devices.append(dataclasses.replace(device, port=device.port + offset))
+    mes = dataclasses.replace(site.mes, url=move(site.mes.url)) if site.mes else None
+    return dataclasses.replace(site, devices=tuple(devices), mes=mes)
+
+
+def _user_data_dir() -> Path:
+    import platformdirs  # noqa: PLC0415
+
+    return Path(platformdirs.user_data_dir("hmi", appauthor=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

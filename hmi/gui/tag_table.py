@@ -1,0 +1,113 @@
+"""The tag table: name, value, units, quality and time of every configured tag."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from hmi.core.samples import Quality, Sample
+from hmi.core.site import Tag
+from hmi.gui.formatting import format_clock, format_quality, format_value
+
+COLUMNS = ("Tag", "Value", "Units", "Quality", "Time", "Description")
+_VALUE, _QUALITY = 1, 3
+# ISA-101: colour only for the abnormal. BAD is the alarm-grade colour, UNCERTAIN amber.
+_BAD_BRUSH = QBrush(QColor("#c62828"))
+_UNCERTAIN_BRUSH = QBrush(QColor("#f2c200"))
+_WHITE = QBrush(QColor("#ffffff"))
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+class TagTableModel(QAbstractTableModel):
+    def __init__(self, tags: Sequence[Tag]) -> None:
+        super().__init__()
+        self._tags = list(tags)
+        self._row = {tag.name: i for i, tag in enumerate(self._tags)}
+        self._samples: dict[str, Sample] = {}
+        self._bold = QFont()
+        self._bold.setBold(True)
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._tags)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        tag = self._tags[index.row()]
+        sample = self._samples.get(tag.name)
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._text(tag, sample, column)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == _VALUE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and column == _VALUE:
+            return self._bold
+        quality = sample.quality if sample else None
+        if role == Qt.ItemDataRole.BackgroundRole and column in (_VALUE, _QUALITY):
+            if quality is Quality.BAD:
+                return _BAD_BRUSH
+            if quality is Quality.UNCERTAIN:
+                return _UNCERTAIN_BRUSH
+        if role == Qt.ItemDataRole.ForegroundRole and column in (_VALUE, _QUALITY):
+            return _WHITE if quality is Quality.BAD else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{tag.name} ({tag.device} {tag.address})\n{format_quality(sample)}"
+        return None
+
+    @staticmethod
+    def _text(tag: Tag, sample: Sample | None, column: int) -> str:
+        if column == 0:
+            return tag.name
+        if column == _VALUE:
+            return format_value(sample)
+        if column == 2:
+            return tag.units
+        if column == _QUALITY:
+            return format_quality(sample)
+        if column == 4:
+            return format_clock(sample.source_time) if sample else ""
+        return tag.description
+
+    def update_samples(self, samples: Sequence[Sample]) -> None:
+        """Take the newest sample per tag and repaint only the rows that changed."""
+        rows: set[int] = set()
+        for sample in samples:
+            row = self._row.get(sample.tag)
+            if row is not None:
+                self._samples[sample.tag] = sample
+                rows.add(row)
+        if rows:
+            top, bottom = min(rows), max(rows)
+            self.dataChanged.emit(self.index(top, 0), self.index(bottom, len(COLUMNS) - 1))
+
+    def sample(self, tag: str) -> Sample | None:
+        return self._samples.get(tag)
+
+
+class TagTableView(QTableView):
+    def __init__(self, model: TagTableModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("tagTable")
+        self.setModel(model)
+        self.setAlternatingRowColors(True)
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(34)
+        header = self.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        for column, width in enumerate((190, 110, 70, 250, 90)):
+            self.setColumnWidth(column, width)

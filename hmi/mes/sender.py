@@ -1,0 +1,185 @@
+"""The outbox sender: posts pending MES transactions until each is answered.
+
+2xx marks an item SENT. A 4xx (but 408/429) marks it REJECTED with the server's text:
+kept for the operator, never retried by itself. Network errors, timeouts, 5xx, 408 and
+429 are retried with exponential backoff capped at ``MAX_BACKOFF``. Every request
+carries ``Idempotency-Key: <outbox id>`` so a retry after a lost answer is not booked
+twice. The API key goes in the ``X-API-Key`` header (the MES simulator's scheme) and
+is never logged or stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+
+import aiohttp
+
+from hmi.core.outbox import OutboxItem
+from hmi.core.site import MesLink
+from hmi.mes.secrets import SecretError
+from hmi.store.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 60.0  # seconds
+MAX_MESSAGE_CHARS = 2000  # of a server's answer kept with a rejected item
+RETRYABLE_4XX = frozenset({408, 429})  # Request Timeout, Too Many Requests
+
+
+def backoff_delay(retry_interval: float, attempts: int) -> float:
+    """Delay before the next try after ``attempts`` failures: doubling, capped."""
+    exponent = min(max(attempts - 1, 0), 16)
+    return float(min(retry_interval * 2**exponent, MAX_BACKOFF))
+
+
+class OutboxSender:
+    """Sends due outbox items to ``link.url``; ``run()`` loops until cancelled."""
+
+    def __init__(
+        self,
+        outbox: OutboxRepository,
+        link: MesLink,
+        api_key_provider: Callable[[], str],
+        on_change: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+        batch_size: int = 50,
+    ) -> None:
+        self._outbox = outbox
+        self._link = link
+        self._api_key_provider = api_key_provider
+        self._on_change = on_change
+        self._clock = clock
+        self._batch_size = batch_size
+        self._wake = asyncio.Event()
+        self._session: aiohttp.ClientSession | None = None
+        self.last_error = ""  # the latest failure, for a status bar
+
+    def notify(self) -> None:
+        """Something was queued: send now rather than at the next interval. Loop only."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            self._session = session
+            try:
+                while True:
+                    self._wake.clear()  # before the pass: a notify() during it is kept
+                    try:
+                        await self._send_due(session)
+                    except Exception:  # the sender must outlive one bad pass
+                        log.exception("MES outbox pass failed; retrying")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self._link.retry_interval)
+            finally:
+                self._session = None
+
+    async def send_due_once(self) -> int:
+        """One pass over the due items; returns how many were answered 2xx."""
+        if self._session is not None:
+            return await self._send_due(self._session)
+        async with aiohttp.ClientSession() as session:
+            return await self._send_due(session)
+
+    async def _send_due(self, session: aiohttp.ClientSession) -> int:
+        items = await asyncio.to_thread(self._outbox.due, self._clock(), self._batch_size)
+        if not items:
+            return 0
+        try:
+            api_key = await asyncio.to_thread(self._api_key_provider)
+        except SecretError as exc:
+            await self._hold_for_secret(items, str(exc))
+            return 0
+        sent = 0
+        for index, item in enumerate(items):
+            outcome = await self._post(session, item, api_key)
+            self._changed()
+            if outcome is None:
+                # The MES is down or overloaded: do not spend a timeout on each of the
+                # remaining items; they wait (no attempt counted) with the failed one.
+                failed = await asyncio.to_thread(self._outbox.get, item.id)
+                retry_at = failed.next_attempt_at if failed else self._clock()
+                for waiting in items[index + 1 :]:
+                    await asyncio.to_thread(
+                        self._outbox.mark_retry,
+                        waiting.id,
+                        f"waiting: {self.last_error}",
+                        retry_at,
+                        self._clock(),
+                        False,
+                    )
+                break
+            sent += 1 if outcome else 0
+        return sent
+
+    async def _hold_for_secret(self, items: list[OutboxItem], message: str) -> None:
+        # Nothing was sent, so no attempt is counted; the item waits with the advice.
+        if message != self.last_error:
+            log.error("MES outbox held: %s", message)
+        self.last_error = message
+        retry_at = self._clock() + self._link.retry_interval
+        for item in items:
+            await asyncio.to_thread(
+                self._outbox.mark_retry, item.id, message, retry_at, self._clock(), False
+            )
+        self._changed()
+
+    async def _post(
+        self, session: aiohttp.ClientSession, item: OutboxItem, api_key: str
+    ) -> bool | None:
+        """True: sent; False: rejected; None: to be retried (the MES is unavailable)."""
+        headers = {
+            "Content-Type": "application/json",
+            "X-API-Key": api_key,
+            "Idempotency-Key": item.id,
+        }
+        timeout = aiohttp.ClientTimeout(total=self._link.timeout)
+        try:
+            async with session.post(
+                self._link.url,
+                data=item.payload.encode("utf-8"),
+                headers=headers,
+                timeout=timeout,
+                allow_redirects=False,  # never replay the key to wherever a 3xx points
+                ssl=self._link.verify_tls,
+            ) as response:
+                status = response.status
+                body = (await response.text(errors="replace"))[:MAX_MESSAGE_CHARS]
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            await self._retry(item, f"cannot reach the MES at {self._link.url}: {reason}")
+            return None
+
+        now = self._clock()
+        if 200 <= status < 300:
+            await asyncio.to_thread(self._outbox.mark_sent, item.id, status, now)
+            log.info("MES accepted outbox %s (HTTP %d)", item.id, status)
+            self.last_error = ""
+            return True
+        if status >= 500 or status in RETRYABLE_4XX:
+            await self._retry(item, f"MES answered HTTP {status}: {body}", status)
+            return None
+        message = f"HTTP {status}: {body}" if body else f"HTTP {status}"
+        await asyncio.to_thread(self._outbox.mark_rejected, item.id, status, message, now)
+        log.warning("MES rejected outbox %s: %s", item.id, message)
+        return False
+
+    async def _retry(self, item: OutboxItem, error: str, http_status: int | None = None) -> None:
+        now = self._clock()
+        delay = backoff_delay(self._link.retry_interval, item.attempts + 1)
+        await asyncio.to_thread(
+            self._outbox.mark_retry, item.id, error, now + delay, now, True, http_status
+        )
+        self.last_error = error
+        log.warning("MES outbox %s not sent (retry in %.1f s): %s", item.id, delay, error)
+
+    def _changed(self) -> None:
+        if self._on_change is None:
+            return
+        try:
+            self._on_change()
+        except Exception:
+            log.exception("outbox change listener failed")

@@ -1,0 +1,98 @@
+"""Everything but the window: bus, device workers, store, services and the MES sender.
+
+Built by the composition root (hmi/app.py) and by CLI commands that need no GUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from hmi.core.bus import TagBus
+from hmi.core.site import Site
+from hmi.core.status import DeviceStatus
+from hmi.devices.supervisor import DeviceSupervisor
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
+from hmi.mes.sender import OutboxSender
+from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
+from hmi.store.database import Database, open_database
+from hmi.store.events import EventRepository
+from hmi.store.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+DATABASE_FILE = "hmi.sqlite3"
+
+
+class MesMonitor:
+    """The outbox as the GUI shows it: counts plus the latest reason nothing is moving."""
+
+    def __init__(self, queue: OutboxQueue, sender: OutboxSender | None, problem: str) -> None:
+        self._queue = queue
+        self._sender = sender
+        self._problem = problem
+
+    async def counts(self) -> dict[str, int]:
+        return await self._queue.counts()
+
+    def problem(self) -> str:
+        if self._problem:
+            return self._problem
+        return self._sender.last_error if self._sender else ""
+
+
+class Runtime:
+    def __init__(self, site: Site, data_dir: Path) -> None:
+        self.site = site
+        self.data_dir = data_dir
+        self.bus = TagBus()
+        self.supervisor = DeviceSupervisor(site, self.bus)
+        self.database: Database = open_database(data_dir / DATABASE_FILE)
+        self.events = EventRepository(self.database)
+        self.outbox = OutboxRepository(self.database)
+        self.sender: OutboxSender | None = None
+        problem = ""
+        if site.mes is not None:
+            link = site.mes
+            self.sender = OutboxSender(self.outbox, link, lambda: read_api_key(link))
+            if not has_usable_backend():
+                try:
+                    read_api_key(link)
+                except SecretError as exc:
+                    problem = str(exc)
+                    log.error("MES sending is held: %s", exc)
+        notify = self.sender.notify if self.sender else _nothing
+        self.production = ProductionService(self.events, notify)
+        self.outbox_queue = OutboxQueue(self.outbox, notify)
+        self.mes_monitor = MesMonitor(self.outbox_queue, self.sender, problem)
+        self.recorder = ProductionRecorder(
+            self.bus, site.production_rules, self.events, self.production.on_new_event
+        )
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def add_status_listener(self, listener: Callable[[DeviceStatus], None]) -> None:
+        self.supervisor.add_status_listener(listener)
+
+    async def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self.recorder.run(), name="production-recorder"))
+        if self.sender is not None:
+            self._tasks.append(asyncio.create_task(self.sender.run(), name="mes-sender"))
+        await self.supervisor.start()
+
+    async def stop(self) -> None:
+        """Stop workers and tasks, close connections and the database; bounded in time."""
+        await self.supervisor.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        self._tasks.clear()
+        self.database.close()
+
+
+def _nothing() -> None:
+    return None

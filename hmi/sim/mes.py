@@ -1,0 +1,159 @@
+"""The demo MES: a real HTTP server on 127.0.0.1 that records what the HMI posts.
+
+POST /api/transactions takes a ProductionPerformance JSON body with ``X-API-Key`` and
+``Idempotency-Key`` headers: 401 for a wrong or missing key, 400 (naming the field) for
+a malformed body, 200 otherwise. A repeated Idempotency-Key answers 200 again without
+recording a duplicate, as a real MES must. GET /api/transactions lists what arrived.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import time
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+PATH = "/api/transactions"
+MAX_BODY_BYTES = 1_000_000
+
+
+class InvalidTransactionError(ValueError):
+    """The body is not a ProductionPerformance transaction; the message names the field."""
+
+
+def _require(body: dict[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
+    if field not in body:
+        raise InvalidTransactionError(f"missing field '{field}'")
+    value = body[field]
+    # bool is an int in Python; a count of True parts is still a malformed body
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise InvalidTransactionError(f"field '{field}' must be {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _require_time(body: dict[str, Any], field: str) -> None:
+    value = _require(body, field, str)
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidTransactionError(f"field '{field}' is not an ISO-8601 time") from exc
+    if moment.tzinfo is None:
+        raise InvalidTransactionError(f"field '{field}' has no timezone (expected UTC 'Z')")
+
+
+def validate_production_performance(body: object) -> None:
+    """Raise InvalidTransactionError naming the first missing or malformed field."""
+    if not isinstance(body, dict):
+        raise InvalidTransactionError("the body must be a JSON object")
+    if body.get("type") != "ProductionPerformance":
+        raise InvalidTransactionError("field 'type' must be 'ProductionPerformance'")
+    for field in ("transactionId", "line", "rule", "confirmedBy", "comment"):
+        _require(body, field, str)
+    if not body["transactionId"] or not body["confirmedBy"]:
+        raise InvalidTransactionError("fields 'transactionId' and 'confirmedBy' must not be empty")
+    for field in ("periodStart", "periodEnd", "confirmedAt"):
+        _require_time(body, field)
+    _require(body, "complete", bool)
+    quantity = _require(body, "quantity", dict)
+    for field in ("good", "reject"):
+        count = _require(quantity, field, int)
+        if count < 0:
+            raise InvalidTransactionError(f"field 'quantity.{field}' must not be negative")
+    _require(quantity, "unit", str)
+
+
+class MesSimulator:
+    """In-process MES for the demo and tests; start() on port 0 picks a free port."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "demo-key") -> None:
+        self.host = host
+        self._port = port
+        self.api_key = api_key
+        self.received: list[dict[str, Any]] = []
+        self.post_count = 0  # every POST that reached the handler, accepted or not
+        self._answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
+        self._forced: list[tuple[int, str]] = []
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self._port}{PATH}"
+
+    @property
+    def running(self) -> bool:
+        return self._runner is not None
+
+    def reject_next(self, status: int, message: str) -> None:
+        """Answer the next POST with ``status`` and ``message`` (after authentication)."""
+        self._forced.append((status, message))
+
+    async def start(self) -> None:
+        """Serve; after a stop() it comes back on the same port."""
+        if self._runner is not None:
+            return
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_post(PATH, self._on_post)
+        app.router.add_get(PATH, self._on_list)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
+        try:
+            await site.start()
+        except OSError:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._port = runner.addresses[0][1]
+        log.info("MES simulator listening on %s", self.url)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+            log.info("MES simulator stopped")
+
+    async def _on_post(self, request: web.Request) -> web.Response:
+        self.post_count += 1
+        given = request.headers.get("X-API-Key", "")
+        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
+            return web.json_response({"error": "missing or wrong X-API-Key"}, status=401)
+        if self._forced:
+            status, message = self._forced.pop(0)
+            return web.json_response({"error": message}, status=status)
+        key = request.headers.get("Idempotency-Key", "")
+        if not key:
+            return web.json_response({"error": "missing Idempotency-Key header"}, status=400)
+        if key in self._answers:
+            return web.json_response({**self._answers[key], "duplicate": True})
+        try:
+            body = json.loads(await request.text())
+            validate_production_performance(body)
+        except json.JSONDecodeError:
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        except InvalidTransactionError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        answer = {"status": "accepted", "transactionId": body["transactionId"]}
+        self._answers[key] = answer
+        self.received.append(
+            {
+                "transaction": body,
+                "idempotency_key": key,
+                "content_type": request.headers.get("Content-Type", ""),
+                "received_at": time.time(),
+            }
+        )
+        log.info("MES simulator recorded transaction %s", body["transactionId"])
+        return web.json_response(answer)
+
+    async def _on_list(self, _request: web.Request) -> web.Response:
+        return web.json_response(self.received)

@@ -1,0 +1,174 @@
+"""Production events: store what the recorder detects, and the operator's confirmation.
+
+``confirm`` is the transactional outbox: the confirmation row, the event's state change
+and the MES outbox row are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+
+from hmi.core.events import EventState, ProductionEvent
+from hmi.core.outbox import OutboxStatus
+from hmi.store.database import Database, StoreError
+from hmi.store.schema import event_confirmations, outbox, production_events
+
+log = logging.getLogger(__name__)
+
+PRODUCTION_PERFORMANCE = "ProductionPerformance"
+
+
+class UnknownEventError(StoreError, LookupError):
+    """No production event has this id."""
+
+
+class EventAlreadyConfirmedError(StoreError):
+    """The event was confirmed before (perhaps at another workstation)."""
+
+
+def _event_from_row(row: RowMapping) -> ProductionEvent:
+    return ProductionEvent(
+        event_id=row["event_id"],
+        rule=row["rule"],
+        line=row["line"],
+        period_start=row["period_start"],
+        period_end=row["period_end"],
+        good_count=row["good_count"],
+        reject_count=row["reject_count"],
+        unit=row["unit"],
+        complete=bool(row["complete"]),
+        state=EventState(row["state"]),
+    )
+
+
+class EventRepository:
+    """Synchronous; callers on the loop use asyncio.to_thread."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, event: ProductionEvent, now: float | None = None) -> None:
+        row = {
+            "event_id": event.event_id,
+            "rule": event.rule,
+            "line": event.line,
+            "period_start": event.period_start,
+            "period_end": event.period_end,
+            "good_count": event.good_count,
+            "reject_count": event.reject_count,
+            "unit": event.unit,
+            "complete": event.complete,
+            "state": event.state.value,
+            "created_at": time.time() if now is None else now,
+        }
+        try:
+            with self._db.engine.begin() as connection:
+                connection.execute(insert(production_events), row)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"could not store production event {event.event_id} in {self._db.location}: {exc}"
+            ) from exc
+
+    def get(self, event_id: str) -> ProductionEvent | None:
+        with self._db.engine.connect() as connection:
+            row = (
+                connection.execute(
+                    select(production_events).where(production_events.c.event_id == event_id)
+                )
+                .mappings()
+                .first()
+            )
+        return None if row is None else _event_from_row(row)
+
+    def pending(self) -> list[ProductionEvent]:
+        """Events waiting for an operator, oldest period first."""
+        query = (
+            select(production_events)
+            .where(production_events.c.state == EventState.PENDING.value)
+            .order_by(production_events.c.period_start, production_events.c.event_id)
+        )
+        with self._db.engine.connect() as connection:
+            return [_event_from_row(row) for row in connection.execute(query).mappings()]
+
+    def confirm(
+        self,
+        event_id: str,
+        user: str,
+        comment: str,
+        payload: dict[str, Any],
+        now: float,
+        outbox_id: str | None = None,
+        kind: str = PRODUCTION_PERFORMANCE,
+    ) -> str:
+        """Confirm a pending event and queue its MES transaction, in one transaction.
+
+        Returns the outbox id (the Idempotency-Key). ``payload`` should already carry
+        ``outbox_id`` as its transaction id; the caller chooses it for that reason.
+        Raises UnknownEventError / EventAlreadyConfirmedError, and StoreError when the
+        database refuses (in which case nothing at all was written).
+        """
+        outbox_id = outbox_id or str(uuid.uuid4())
+        payload_text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        try:
+            with self._db.engine.begin() as connection:
+                quantity = self._claim_pending(connection, event_id)
+                connection.execute(
+                    insert(event_confirmations),
+                    {
+                        "event_id": event_id,
+                        "confirmed_by": user,
+                        "comment": comment,
+                        "confirmed_at": now,
+                        "quantity": quantity,
+                    },
+                )
+                connection.execute(
+                    insert(outbox),
+                    {
+                        "id": outbox_id,
+                        "kind": kind,
+                        "payload": payload_text,
+                        "created_at": now,
+                        "status": OutboxStatus.PENDING.value,
+                        "attempts": 0,
+                        "last_error": "",
+                        "next_attempt_at": now,
+                    },
+                )
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"could not confirm production event {event_id} in {self._db.location}: "
+                f"{exc}; nothing was written"
+            ) from exc
+        log.info("event %s confirmed by %s; outbox %s queued", event_id, user, outbox_id)
+        return outbox_id
+
+    @staticmethod
+    def _claim_pending(connection: Connection, event_id: str) -> int:
+        """Move the event to CONFIRMED if it is PENDING; return its good count."""
+        # A conditional UPDATE, not read-then-write: two workstations confirming the
+        # same event cannot both succeed.
+        result = connection.execute(
+            update(production_events)
+            .where(production_events.c.event_id == event_id)
+            .where(production_events.c.state == EventState.PENDING.value)
+            .values(state=EventState.CONFIRMED.value)
+        )
+        good_count = connection.execute(
+            select(production_events.c.good_count).where(production_events.c.event_id == event_id)
+        ).scalar()
+        if good_count is None:
+            raise UnknownEventError(f"there is no production event {event_id}")
+        if result.rowcount != 1:
+            raise EventAlreadyConfirmedError(
+                f"production event {event_id} was already confirmed; it is not sent twice"
+            )
+        return int(good_count)

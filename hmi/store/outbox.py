@@ -1,0 +1,149 @@
+"""The MES outbox: rows written with their business change, sent later by hmi.mes.
+
+Rows are never deleted here: SENT keeps the proof, REJECTED keeps the server's message
+for the operator.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.engine import RowMapping
+
+from hmi.core.outbox import OutboxItem, OutboxStatus
+from hmi.store.database import Database, StoreError
+from hmi.store.schema import outbox
+
+MAX_ERROR_CHARS = 4000  # a server's HTML error page should not bloat the database
+
+
+def _item_from_row(row: RowMapping) -> OutboxItem:
+    return OutboxItem(
+        id=row["id"],
+        kind=row["kind"],
+        payload=row["payload"],
+        created_at=row["created_at"],
+        status=OutboxStatus(row["status"]),
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        last_attempt_at=row["last_attempt_at"],
+        next_attempt_at=row["next_attempt_at"],
+        sent_at=row["sent_at"],
+        http_status=row["http_status"],
+    )
+
+
+class OutboxRepository:
+    """Synchronous; callers on the loop use asyncio.to_thread."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def due(self, now: float, limit: int = 50) -> builtins.list[OutboxItem]:
+        """Pending items whose next attempt is due, oldest first."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == OutboxStatus.PENDING.value)
+            .where(outbox.c.next_attempt_at <= now)
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(limit)
+        )
+        with self._db.engine.connect() as connection:
+            return [_item_from_row(row) for row in connection.execute(query).mappings()]
+
+    def get(self, item_id: str) -> OutboxItem | None:
+        with self._db.engine.connect() as connection:
+            row = (
+                connection.execute(select(outbox).where(outbox.c.id == item_id)).mappings().first()
+            )
+        return None if row is None else _item_from_row(row)
+
+    def mark_sent(self, item_id: str, http_status: int, now: float) -> None:
+        self._update_pending(
+            item_id,
+            status=OutboxStatus.SENT.value,
+            attempts=outbox.c.attempts + 1,
+            last_attempt_at=now,
+            sent_at=now,
+            http_status=http_status,
+            last_error="",
+        )
+
+    def mark_retry(
+        self,
+        item_id: str,
+        error: str,
+        next_attempt_at: float,
+        now: float,
+        count_attempt: bool = True,
+        http_status: int | None = None,
+    ) -> None:
+        """Keep the item pending; ``count_attempt=False`` when nothing was sent at all."""
+        values: dict[str, Any] = {
+            "last_error": error[:MAX_ERROR_CHARS],
+            "next_attempt_at": next_attempt_at,
+            "http_status": http_status,
+        }
+        if count_attempt:
+            values["attempts"] = outbox.c.attempts + 1
+            values["last_attempt_at"] = now
+        self._update_pending(item_id, **values)
+
+    def mark_rejected(self, item_id: str, http_status: int, message: str, now: float) -> None:
+        self._update_pending(
+            item_id,
+            status=OutboxStatus.REJECTED.value,
+            attempts=outbox.c.attempts + 1,
+            last_attempt_at=now,
+            http_status=http_status,
+            last_error=message[:MAX_ERROR_CHARS],
+        )
+
+    def requeue(self, item_id: str, now: float = 0.0) -> None:
+        """Send a REJECTED (or pending) item again at ``now``; a SENT item is refused."""
+        with self._db.engine.begin() as connection:
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.id == item_id)
+                .where(outbox.c.status != OutboxStatus.SENT.value)
+                .values(status=OutboxStatus.PENDING.value, next_attempt_at=now)
+            )
+            if result.rowcount != 1:
+                status = connection.execute(
+                    select(outbox.c.status).where(outbox.c.id == item_id)
+                ).scalar()
+                if status is None:
+                    raise StoreError(f"there is no outbox item {item_id}")
+                raise StoreError(f"outbox item {item_id} was already sent; it is not resent")
+
+    def counts(self) -> dict[str, int]:
+        """Number of items per status; every status is present."""
+        counts = {status.value: 0 for status in OutboxStatus}
+        query = select(outbox.c.status, func.count()).group_by(outbox.c.status)
+        with self._db.engine.connect() as connection:
+            for status, count in connection.execute(query):
+                counts[status] = int(count)
+        return counts
+
+    def list(self, status: OutboxStatus | None = None) -> builtins.list[OutboxItem]:
+        """All items (or those with ``status``), newest first."""
+        query = select(outbox).order_by(outbox.c.created_at.desc(), outbox.c.id)
+        if status is not None:
+            query = query.where(outbox.c.status == status.value)
+        with self._db.engine.connect() as connection:
+            return [_item_from_row(row) for row in connection.execute(query).mappings()]
+
+    def _update_pending(self, item_id: str, **values: Any) -> None:
+        # Only a PENDING row changes: a late answer must not flip a row the operator
+        # already requeued or that another sender finished.
+        with self._db.engine.begin() as connection:
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.id == item_id)
+                .where(outbox.c.status == OutboxStatus.PENDING.value)
+                .values(**values)
+            )
+        if result.rowcount != 1:
+            raise StoreError(f"outbox item {item_id} is unknown or no longer pending")

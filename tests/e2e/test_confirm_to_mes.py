@@ -1,0 +1,79 @@
+"""End to end: demo PLC counter -> production event -> operator confirms in the GUI ->
+SQLite -> exactly one POST at the MES simulator, held while the MES is down."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from hmi.gui.main_window import MainWindow
+from hmi.mes.secrets import install_memory_keyring
+from hmi.runtime import DATABASE_FILE, Runtime
+from hmi.sim.demo import DEMO_API_KEY, DemoPlant
+from tests.conftest import demo_site, wait_for
+
+
+def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp_path: Path):
+    site = demo_site(period=1.0)
+    install_memory_keyring({site.mes.api_key_secret: DEMO_API_KEY})
+
+    async def scenario() -> None:
+        plant = DemoPlant(site)
+        await plant.start()
+        mes = plant.mes
+        assert mes is not None
+        runtime = Runtime(site, tmp_path)
+        window = None
+        try:
+            await runtime.start()
+            window = MainWindow(site, runtime.bus, runtime.production, runtime.mes_monitor,
+                                "alice")
+            qtbot.addWidget(window)
+            window.show()
+            queue = window.events
+            await wait_for(lambda: queue.list.count() >= 1, 10, "a production event queued")
+            event = queue.selected_event()
+            assert event is not None
+            assert event.good_count > 0
+            queue.comment.setText("shift A, all good")
+            qtbot.mouseClick(queue.confirm_button, Qt.MouseButton.LeftButton)
+            await wait_for(lambda: len(mes.received) == 1, 10, "the POST at the MES")
+            await wait_for(lambda: "1 sent" in queue.outbox_label.text(), 5, "'1 sent' shown")
+            assert mes.post_count == 1
+            body = mes.received[0]["transaction"]
+            assert body["transactionId"] == mes.received[0]["idempotency_key"]
+            assert body["quantity"]["good"] == event.good_count
+            assert body["confirmedBy"] == "alice"
+            assert body["comment"] == "shift A, all good"
+            assert "Confirmed" in queue.feedback.text()
+
+            # the MES goes down: a confirmation is stored and held, nothing is lost
+            await mes.stop()
+            await wait_for(lambda: queue.list.count() >= 1, 10, "the next event queued")
+            second = queue.selected_event()
+            assert second is not None
+            assert second.event_id != event.event_id
+            qtbot.mouseClick(queue.confirm_button, Qt.MouseButton.LeftButton)
+            await wait_for(lambda: "1 waiting to send" in queue.outbox_label.text(), 5,
+                           "'1 waiting' shown")
+            rows = sqlite3.connect(tmp_path / DATABASE_FILE).execute(
+                "select status, attempts from outbox order by created_at").fetchall()
+            assert rows[0][0] == "sent"
+            assert rows[1][0] == "pending"
+
+            assert mes.post_count == 1, "nothing reached the MES while it was down"
+            await mes.start()  # same port
+            await wait_for(lambda: len(mes.received) == 2, 10, "the held POST after restart")
+            assert mes.received[1]["transaction"]["transactionId"] != body["transactionId"]
+            await wait_for(lambda: "2 sent · 0 waiting" in queue.outbox_label.text(), 5,
+                           "'2 sent' shown")
+            assert mes.post_count == 2, "exactly one more POST, no duplicate"
+        finally:
+            if window is not None:
+                window.close()
+            await runtime.stop()
+            await plant.stop()
+
+    qloop.run_until_complete(scenario())

@@ -1,0 +1,70 @@
+"""The main window against the real demo plant: live values, device state, BAD shown as BAD."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from PySide6.QtWidgets import QLabel
+
+from hmi.core.samples import Quality
+from hmi.gui.main_window import MainWindow
+from hmi.mes.secrets import install_memory_keyring
+from hmi.runtime import Runtime
+from hmi.sim.demo import DEMO_API_KEY, DemoPlant
+from tests.conftest import demo_site, wait_for
+
+
+def test_main_window_shows_live_values_then_bad_when_plc_stops(qloop, qtbot, tmp_path: Path):
+    site = demo_site()
+    install_memory_keyring({site.mes.api_key_secret: DEMO_API_KEY})
+
+    async def scenario() -> None:
+        plant = DemoPlant(site)
+        await plant.start()
+        runtime = Runtime(site, tmp_path)
+        window = None
+        try:
+            await runtime.start()
+            window = MainWindow(site, runtime.bus, runtime.production, runtime.mes_monitor,
+                                "alice", list(runtime.supervisor.statuses().values()))
+            runtime.add_status_listener(window.on_device_status)
+            qtbot.addWidget(window)
+            window.show()
+            model = window.tag_model
+            names = [t.name for t in site.tags]
+
+            def all_good() -> bool:
+                return all((s := model.sample(n)) is not None and s.quality is Quality.GOOD
+                           for n in names)
+
+            await wait_for(all_good, 15, "every demo tag GOOD in the table")
+            row = names.index("Filler.Speed")
+            shown = float(model.index(row, 1).data())
+            assert math.isclose(shown, float(model.sample("Filler.Speed").value), abs_tol=0.06)
+            assert model.index(row, 2).data() == "bpm"
+            assert model.index(row, 3).data() == "GOOD"
+            assert "Filler.Speed" in window.trend.pens
+            assert len(window.trend.pens["Filler.Speed"].ring) > 0
+            filler = window.findChild(QLabel, "deviceStatus_filler")
+            await wait_for(lambda: filler.text() == "filler: connected", 5, "filler connected")
+
+            modbus = plant.servers[0]
+            await modbus.stop()
+            await wait_for(lambda: model.sample("Filler.Speed").quality is Quality.BAD, 5,
+                           "Filler.Speed BAD after the PLC stopped")
+            assert model.index(row, 1).data() == "—"  # a BAD value is never shown as good
+            assert model.index(row, 3).data().startswith("BAD: comm")
+            await wait_for(lambda: "DISCONNECTED" in filler.text(), 5, "status bar shows it")
+            assert filler.property("abnormal") is True
+            capper_row = names.index("Capper.Torque")
+            assert model.sample("Capper.Torque").quality is Quality.GOOD, "others undisturbed"
+            assert model.index(capper_row, 1).data() != "—"
+            window.grab().save(str(tmp_path / "plc-down.png"))
+        finally:
+            if window is not None:
+                window.close()
+            await runtime.stop()
+            await plant.stop()
+
+    qloop.run_until_complete(scenario())

@@ -1,0 +1,309 @@
+"""OutboxSender against a real MesSimulator on 127.0.0.1: sent once, kept, retried."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from hmi.core.events import ProductionEvent
+from hmi.core.outbox import OutboxItem, OutboxStatus
+from hmi.core.site import MesLink
+from hmi.mes.payloads import production_performance
+from hmi.mes.secrets import MissingSecretError
+from hmi.mes.sender import MAX_BACKOFF, OutboxSender, backoff_delay
+from hmi.services.production import ProductionService
+from hmi.sim.mes import MesSimulator
+from hmi.store.database import Database, open_database
+from hmi.store.events import EventRepository
+from hmi.store.outbox import OutboxRepository
+
+API_KEY = "k3y-that-must-never-leak-7f3a"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_714_543_200.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Plant:
+    db: Database
+    path: Path
+    events: EventRepository
+    outbox: OutboxRepository
+    clock: FakeClock
+
+
+@pytest.fixture
+def plant(tmp_path: Path) -> Iterator[Plant]:
+    path = tmp_path / "hmi.sqlite"
+    db = open_database(path)
+    yield Plant(db, path, EventRepository(db), OutboxRepository(db), FakeClock())
+    db.close()
+
+
+def add_event(plant: Plant) -> ProductionEvent:
+    event = ProductionEvent(
+        str(uuid.uuid4()),
+        "filler-count",
+        "L1",
+        plant.clock.now - 60,
+        plant.clock.now,
+        120,
+        3,
+        "pcs",
+        True,
+    )
+    plant.events.add(event)
+    return event
+
+
+def make_sender(plant: Plant, sim: MesSimulator, key: str = API_KEY) -> OutboxSender:
+    link = MesLink(url=sim.url, api_key_secret="mes", timeout=2.0, retry_interval=0.05)
+    return OutboxSender(plant.outbox, link, lambda: key, clock=plant.clock)
+
+
+def only_item(plant: Plant) -> OutboxItem:
+    [item] = plant.outbox.list()
+    return item
+
+
+async def wait_until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110 (polls the database, which has no event)
+            await asyncio.sleep(0.01)
+
+
+def test_confirming_an_event_makes_exactly_one_post(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        sender = make_sender(plant, sim)
+        service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+        task = asyncio.create_task(sender.run())
+        try:
+            event = add_event(plant)
+            outbox_id = await service.confirm(event.event_id, "alice", "  all good \n")
+            await wait_until(lambda: only_item(plant).status is OutboxStatus.SENT)
+            await asyncio.sleep(0.2)  # several more sender passes: still one POST
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await sim.stop()
+        assert sim.post_count == 1
+        [record] = sim.received
+        assert record["idempotency_key"] == outbox_id
+        assert record["content_type"] == "application/json"
+        body = record["transaction"]
+        assert body["transactionId"] == outbox_id
+        assert body["quantity"] == {"good": 120, "reject": 3, "unit": "pcs"}
+        assert (body["confirmedBy"], body["comment"]) == ("alice", "all good")
+        item = only_item(plant)
+        assert (item.http_status, item.attempts, item.sent_at) == (200, 1, plant.clock.now)
+
+    asyncio.run(scenario())
+
+
+def test_none_while_the_mes_is_down_then_one_when_it_is_back(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        sender = make_sender(plant, sim)
+        await sim.stop()
+
+        event = add_event(plant)
+        body = production_performance(event, "ob-1", "alice", "", plant.clock.now)
+        plant.events.confirm(event.event_id, "alice", "", body, plant.clock.now, "ob-1")
+        assert await sender.send_due_once() == 0
+        item = only_item(plant)
+        assert item.status is OutboxStatus.PENDING
+        assert item.attempts == 1
+        assert "cannot reach the MES" in item.last_error
+        assert item.next_attempt_at == pytest.approx(plant.clock.now + 0.05)
+
+        plant.clock.now += 0.05
+        assert await sender.send_due_once() == 0
+        item = only_item(plant)
+        assert item.attempts == 2
+        assert item.next_attempt_at == pytest.approx(plant.clock.now + 0.1)  # doubled
+
+        await sim.start()  # back, on the same port
+        try:
+            assert await sender.send_due_once() == 0  # not due yet: backoff holds
+            assert sim.post_count == 0
+            plant.clock.now += 0.11
+            assert await sender.send_due_once() == 1
+            assert await sender.send_due_once() == 0
+        finally:
+            await sim.stop()
+        assert sim.post_count == 1
+        assert len(sim.received) == 1
+        assert only_item(plant).status is OutboxStatus.SENT
+
+    asyncio.run(scenario())
+
+
+def test_rejection_is_kept_with_the_message_and_not_retried(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            sim.reject_next(422, "line L1 is not known to the MES")
+            assert await sender.send_due_once() == 0
+            plant.clock.now += 3600
+            assert await sender.send_due_once() == 0
+        finally:
+            await sim.stop()
+        assert sim.post_count == 1
+        item = only_item(plant)
+        assert item.status is OutboxStatus.REJECTED
+        assert item.http_status == 422
+        assert "line L1 is not known to the MES" in item.last_error
+        assert plant.outbox.counts() == {"pending": 0, "sent": 0, "rejected": 1}
+
+    asyncio.run(scenario())
+
+
+def test_server_error_is_retried_not_rejected(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            sim.reject_next(503, "maintenance")
+            assert await sender.send_due_once() == 0
+            item = only_item(plant)
+            assert (item.status, item.http_status) == (OutboxStatus.PENDING, 503)
+            plant.clock.now += 1
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+        assert len(sim.received) == 1
+
+    asyncio.run(scenario())
+
+
+def test_wrong_api_key_is_kept_as_rejected_401(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim, key="wrong-key")
+            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            assert await sender.send_due_once() == 0
+        finally:
+            await sim.stop()
+        item = only_item(plant)
+        assert (item.status, item.http_status) == (OutboxStatus.REJECTED, 401)
+        assert "X-API-Key" in item.last_error
+        assert sim.received == []
+
+    asyncio.run(scenario())
+
+
+def test_a_resend_after_a_lost_answer_is_not_double_recorded(
+    plant: Plant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            # The MES booked it but the HMI crashed before marking it sent.
+            real_mark_sent = plant.outbox.mark_sent
+            monkeypatch.setattr(plant.outbox, "mark_sent", _crash)
+            with pytest.raises(RuntimeError):
+                await sender.send_due_once()
+            monkeypatch.setattr(plant.outbox, "mark_sent", real_mark_sent)
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+        assert sim.post_count == 2
+        assert len(sim.received) == 1
+        assert only_item(plant).status is OutboxStatus.SENT
+
+    asyncio.run(scenario())
+
+
+def _crash(*_args: object) -> None:
+    raise RuntimeError("power cut")
+
+
+def test_missing_secret_keeps_the_item_pending_with_advice(plant: Plant) -> None:
+    def no_key() -> str:
+        raise MissingSecretError("mes")
+
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            link = MesLink(url=sim.url, api_key_secret="mes", retry_interval=0.05)
+            sender = OutboxSender(plant.outbox, link, no_key, clock=plant.clock)
+            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            assert await sender.send_due_once() == 0
+        finally:
+            await sim.stop()
+        assert sim.post_count == 0
+        item = only_item(plant)
+        assert (item.status, item.attempts) == (OutboxStatus.PENDING, 0)
+        assert "python -m keyring set hmi mes" in item.last_error
+
+    asyncio.run(scenario())
+
+
+def test_the_api_key_never_reaches_logs_or_the_database(
+    plant: Plant, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        sender = make_sender(plant, sim)
+        service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+        try:
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            sim.reject_next(400, "bad")
+            await sender.send_due_once()  # one rejected, one sent
+            await service.confirm(add_event(plant).event_id, "alice", "")
+            await sim.stop()
+            await sender.send_due_once()  # one retried
+        finally:
+            await sim.stop()
+        assert plant.outbox.counts() == {"pending": 1, "sent": 1, "rejected": 1}
+
+    asyncio.run(scenario())
+    assert caplog.records
+    assert API_KEY not in caplog.text
+    for record in caplog.records:
+        assert API_KEY not in record.getMessage()
+    plant.db.close()
+    for file in plant.path.parent.iterdir():
+        assert API_KEY.encode() not in file.read_bytes(), file.name
+    assert json.loads(plant.outbox.list()[0].payload)  # the store still reads fine
+
+
+def test_backoff_doubles_and_is_capped() -> None:
+    assert [backoff_delay(2.0, n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
+    assert backoff_delay(2.0, 10) == MAX_BACKOFF == 60.0
+    assert backoff_delay(2.0, 10_000) == 60.0

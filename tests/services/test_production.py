@@ -1,0 +1,180 @@
+"""ProductionService (confirm) and ProductionRecorder (bus samples -> stored events)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hmi.core.bus import TagBus
+from hmi.core.events import EventState, ProductionEvent
+from hmi.core.samples import Quality, Sample
+from hmi.core.site import ProductionCountRule
+from hmi.services.production import (
+    EventAlreadyConfirmedError,
+    ProductionRecorder,
+    ProductionService,
+    UnknownEventError,
+    validate_comment,
+)
+from hmi.store.database import Database, open_database
+from hmi.store.events import EventRepository
+from hmi.store.outbox import OutboxRepository
+
+RULE = ProductionCountRule(
+    name="filler-count",
+    counter_tag="Filler.Good",
+    period=0.3,
+    reject_tag="Filler.Reject",
+    line="L1",
+)
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Database]:
+    database = open_database(tmp_path / "hmi.sqlite")
+    yield database
+    database.close()
+
+
+def test_comment_is_stripped_and_validated() -> None:
+    assert validate_comment("  jam cleared\nrestarted  ") == "jam cleared\nrestarted"
+    assert validate_comment("") == ""
+    with pytest.raises(ValueError, match="at most 2000"):
+        validate_comment("x" * 2001)
+    with pytest.raises(ValueError, match=r"control character \(U\+0007\) at position 3"):
+        validate_comment("ab\x07c")
+    with pytest.raises(ValueError, match="control character"):
+        validate_comment("a\tb")
+
+
+def test_confirm_stores_notifies_sender_and_listeners(db: Database) -> None:
+    events = EventRepository(db)
+    event = ProductionEvent(str(uuid.uuid4()), "r", "L1", 0.0, 60.0, 7, 0, "pcs", True)
+    events.add(event)
+    notified: list[str] = []
+    service = ProductionService(events, lambda: notified.append("sender"), FakeClock())
+    service.add_listener(lambda: notified.append("queue"))
+
+    async def scenario() -> str:
+        assert [e.event_id for e in await service.pending()] == [event.event_id]
+        with pytest.raises(ValueError, match="control character"):
+            await service.confirm(event.event_id, "alice", "bad\x00")
+        with pytest.raises(ValueError, match="user name"):
+            await service.confirm(event.event_id, "  ", "")
+        assert notified == []
+        outbox_id = await service.confirm(event.event_id, "alice", " fine ")
+        with pytest.raises(EventAlreadyConfirmedError):
+            await service.confirm(event.event_id, "bob", "")
+        with pytest.raises(UnknownEventError):
+            await service.confirm("nope", "bob", "")
+        assert await service.pending() == []
+        return outbox_id
+
+    outbox_id = asyncio.run(scenario())
+    assert notified == ["sender", "queue"]
+    stored = events.get(event.event_id)
+    assert stored is not None
+    assert stored.state is EventState.CONFIRMED
+    item = OutboxRepository(db).get(outbox_id)
+    assert item is not None
+    assert '"comment":"fine"' in item.payload
+
+
+def counter(tag: str, value: int | None, at: float, quality: Quality = Quality.GOOD) -> Sample:
+    return Sample(tag, value, quality, at, at)
+
+
+def test_recorder_cuts_periods_with_the_right_counts(db: Database) -> None:
+    """Fake clock: the recorder's 0.3 s periods are exact and independent of timing."""
+    events = EventRepository(db)
+    bus = TagBus()
+    clock = FakeClock()
+    new: list[ProductionEvent] = []
+    stored = asyncio.Queue[ProductionEvent]()
+
+    def on_new_event(event: ProductionEvent) -> None:
+        new.append(event)
+        stored.put_nowait(event)
+
+    recorder = ProductionRecorder(bus, [RULE], events, on_new_event, clock=clock, tick=0.01)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(recorder.run())
+        await asyncio.sleep(0.05)  # subscribed, first period starts at 1000.0
+        t = clock.now
+        bus.publish_many(
+            [counter("Filler.Good", 100, t + 0.01), counter("Filler.Reject", 5, t + 0.01)]
+        )
+        bus.publish_many([counter("Filler.Good", 112, t + 0.1), counter("Other", 1, t + 0.1)])
+        bus.publish_many(
+            [counter("Filler.Good", 130, t + 0.2), counter("Filler.Reject", 7, t + 0.2)]
+        )
+        await asyncio.sleep(0.05)
+        assert new == []  # period not over yet
+        clock.now = t + 0.31  # the tick closes it, no sample needed
+        await asyncio.wait_for(stored.get(), 5)
+        # a sample received after the boundary belongs to the next period
+        bus.publish(counter("Filler.Good", 140, t + 0.35))
+        clock.now = t + 0.61
+        await asyncio.wait_for(stored.get(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    first, second = new
+    assert (first.good_count, first.reject_count, first.complete) == (30, 2, True)
+    assert first.period_start == 1000.0
+    assert first.period_end == pytest.approx(1000.3)
+    assert (first.rule, first.line, first.unit) == ("filler-count", "L1", "pcs")
+    assert (second.good_count, second.reject_count) == (10, 0)
+    assert second.period_start == first.period_end
+    assert events.pending() == [first, second]
+
+
+def test_recorder_on_the_real_clock_marks_a_bad_counter_incomplete(db: Database) -> None:
+    events = EventRepository(db)
+    bus = TagBus()
+    new: list[ProductionEvent] = []
+    stored = asyncio.Queue[ProductionEvent]()
+
+    def on_new_event(event: ProductionEvent) -> None:
+        new.append(event)
+        stored.put_nowait(event)
+
+    recorder = ProductionRecorder(bus, [RULE], events, on_new_event, tick=0.05)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(recorder.run())
+        await asyncio.sleep(0)
+        now = time.time()
+        bus.publish(counter("Filler.Good", 10, now))
+        bus.publish(counter("Filler.Good", None, now, Quality.BAD))
+        bus.publish(counter("Filler.Good", 14, now))
+        await asyncio.wait_for(stored.get(), 5)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    event = new[0]
+    assert (event.good_count, event.complete) == (4, False)
+    assert event.period_end - event.period_start == pytest.approx(0.3)
+    assert events.get(event.event_id) == event
+
+
+def test_recorder_refuses_a_zero_period(db: Database) -> None:
+    rule = ProductionCountRule(name="r", counter_tag="t", period=0)
+    with pytest.raises(ValueError, match="period must be > 0"):
+        ProductionRecorder(TagBus(), [rule], EventRepository(db), lambda _e: None)
