@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessageHandler
 from PySide6.QtWidgets import QApplication, QWidget
 
 from hmi.core.site import Site
@@ -42,6 +42,7 @@ def run_app(options: AppOptions) -> int:
     """Run the Qt application on a qasync loop until the window closes. Returns 0."""
     if options.headless:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    qInstallMessageHandler(_on_qt_message)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     assert isinstance(app, QApplication)
     app.setApplicationName("hmi")
@@ -121,6 +122,22 @@ async def _run_window(options: AppOptions) -> int:
         if failure is None:
             log.info("stopped cleanly")
     return 0
+
+
+_QT_NOISE = ("This plugin does not support propagateSizeHints",)  # offscreen platform
+_QT_LEVELS = {
+    QtMsgType.QtDebugMsg: logging.DEBUG,
+    QtMsgType.QtInfoMsg: logging.INFO,
+    QtMsgType.QtWarningMsg: logging.WARNING,
+    QtMsgType.QtCriticalMsg: logging.ERROR,
+    QtMsgType.QtFatalMsg: logging.CRITICAL,
+}
+
+
+def _on_qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) -> None:
+    """Qt's own messages go to the log like ours, minus known platform noise."""
+    if not message.startswith(_QT_NOISE):
+        logging.getLogger("qt").log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
 
 
 def _save_screenshot(window: QWidget, path: Path) -> None:

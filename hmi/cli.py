@@ -19,6 +19,7 @@ from hmi import __version__
 from hmi.config import ConfigError, load_site, parse_site
 from hmi.core.samples import Sample
 from hmi.core.site import Device, DeviceKind, Site
+from hmi.store.database import StoreError
 
 EXIT_OK, EXIT_FAILURE = 0, 2
 DEMO_CONFIG = "config/demo.toml"
@@ -41,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return EXIT_FAILURE
-    except (CliError, OSError) as exc:
+    except (CliError, OSError, StoreError) as exc:
         print(f"hmi {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from hmi.core.samples import Sample
+
+log = logging.getLogger(__name__)
 
 
 class OverflowPolicy(enum.Enum):
@@ -59,6 +62,12 @@ class Subscription:
         self._queue.clear()
         return batch
 
+    def drain(self) -> list[Sample]:
+        """Everything queued now, without waiting (may be empty)."""
+        batch = list(self._queue)
+        self._queue.clear()
+        return batch
+
     def close(self) -> None:
         self._bus._unsubscribe(self)
 
@@ -82,8 +91,12 @@ class TagBus:
         self.published += len(batch)
         for subscription in self._subscriptions:
             subscription._offer(batch)
-        for listener in self._listeners:
-            listener(batch)
+        for listener in list(self._listeners):
+            try:
+                listener(batch)
+            except Exception:
+                # A broken consumer must not make a healthy PLC look broken to its worker.
+                log.exception("tag bus listener %r failed; other consumers unaffected", listener)
 
     def latest(self, tag: str) -> Sample | None:
         return self._latest.get(tag)
@@ -101,7 +114,12 @@ class TagBus:
     def add_listener(self, listener: SampleListener) -> Callable[[], None]:
         """Register a synchronous listener; returns the function that removes it."""
         self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
 
     def _unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:

@@ -28,9 +28,7 @@ log = logging.getLogger(__name__)
 def describe_event(event: ProductionEvent) -> str:
     span = f"{format_clock(event.period_start)}–{format_clock(event.period_end)}"
     line = f"{event.line} · " if event.line else ""
-    text = (
-        f"{line}{span}\n{event.good_count:,} {event.unit} good · {event.reject_count:,} rejected"
-    )
+    text = f"{line}{span}\n{event.good_count:,} {event.unit} good · {event.reject_count:,} rejected"
     if not event.complete:
         text += "\n⚠ counter offline during this period: check the count"
     return text

@@ -112,5 +112,5 @@ def install_memory_keyring(secrets: dict[str, str] | None = None) -> MemoryKeyri
     for name, secret in (secrets or {}).items():
         backend.set_password(SERVICE, name, secret)
     keyring.set_keyring(backend)
-    log.warning("using an in-memory keyring (demo/test only). %s", BACKEND_ADVICE)
+    log.info("using an in-memory keyring (demo/test only). %s", BACKEND_ADVICE)
     return backend

@@ -207,12 +207,16 @@ class ProductionRecorder:
                     batch_task = asyncio.ensure_future(subscription.get_batch())
                 done, _ = await asyncio.wait({batch_task}, timeout=self._tick)
                 closed: list[ProductionEvent] = []
+                batch: list[Sample] = []
                 if done:
                     batch = batch_task.result()
                     batch_task = None
-                    for sample in batch:
-                        if sample.tag in tags:
-                            closed += self._feed(sample)
+                # Samples already queued belong to periods before 'now': take them before
+                # a tick closes those periods.
+                batch += subscription.drain()
+                for sample in batch:
+                    if sample.tag in tags:
+                        closed += self._feed(sample)
                 closed += self._close_due(self._clock())
                 await self._store(closed)
         finally:
@@ -232,7 +236,11 @@ class ProductionRecorder:
         for counter in self._counters:
             while counter.due(now):
                 # Close at the boundary, not at 'now': periods stay contiguous and equal.
-                closed.append(counter.close_period(counter.period_start + counter.rule.period))
+                event = counter.close_period(counter.period_start + counter.rule.period)
+                # A stopped line leaves nothing to confirm; a counter that was offline
+                # does: the operator must see that the count is unknown.
+                if event.good_count or event.reject_count or not event.complete:
+                    closed.append(event)
         return closed
 
     async def _store(self, closed: list[ProductionEvent]) -> None:

@@ -50,8 +50,13 @@ class DemoPlant:
                 planned.append((device.host, device.port, f"Modbus simulator '{device.name}'"))
             else:
                 url = urlsplit(device.endpoint)
-                planned.append((url.hostname or "127.0.0.1", url.port or 4840,
-                                f"OPC UA simulator '{device.name}'"))
+                planned.append(
+                    (
+                        url.hostname or "127.0.0.1",
+                        url.port or 4840,
+                        f"OPC UA simulator '{device.name}'",
+                    )
+                )
         if self.site.mes is not None:
             url = urlsplit(self.site.mes.url)
             planned.append((url.hostname or "127.0.0.1", url.port or 80, "MES simulator"))

@@ -83,3 +83,22 @@ def test_listener_receives_batches_until_removed() -> None:
     remove()
     bus.publish(_s("a", 3))
     assert len(batches) == 1
+
+
+def test_a_failing_listener_does_not_reach_the_publisher_or_other_consumers(caplog):
+    from hmi.core.bus import TagBus
+    from hmi.core.samples import Quality, Sample
+
+    bus = TagBus()
+    seen: list[str] = []
+
+    def broken(_samples):
+        raise RuntimeError("boom")
+
+    remove = bus.add_listener(broken)
+    bus.add_listener(lambda samples: seen.extend(s.tag for s in samples))
+    bus.publish(Sample("A", 1, Quality.GOOD, 0.0, 0.0))
+    assert seen == ["A"]
+    assert "listener" in caplog.text
+    remove()
+    remove()  # removing twice is harmless

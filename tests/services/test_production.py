@@ -178,3 +178,33 @@ def test_recorder_refuses_a_zero_period(db: Database) -> None:
     rule = ProductionCountRule(name="r", counter_tag="t", period=0)
     with pytest.raises(ValueError, match="period must be > 0"):
         ProductionRecorder(TagBus(), [rule], EventRepository(db), lambda _e: None)
+
+
+def test_recorder_skips_periods_of_a_stopped_line(db: Database) -> None:
+    """No parts and a healthy counter: nothing to confirm, so no event clutters the queue."""
+    events = EventRepository(db)
+    bus = TagBus()
+    clock = FakeClock()
+    new: list[ProductionEvent] = []
+    recorder = ProductionRecorder(bus, [RULE], events, new.append, clock=clock, tick=0.01)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(recorder.run())
+        await asyncio.sleep(0.05)
+        t = clock.now
+        bus.publish(counter("Filler.Good", 500, t + 0.01))
+        bus.publish(counter("Filler.Good", 500, t + 0.2))  # the line is stopped
+        clock.now = t + 0.31
+        await asyncio.sleep(0.1)
+        bus.publish(counter("Filler.Good", 503, t + 0.4))  # running again
+        clock.now = t + 0.61
+        for _ in range(100):
+            if new:
+                break
+            await asyncio.sleep(0.02)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert [(e.good_count, e.period_start) for e in new] == [(3, pytest.approx(1000.3))], new
+    assert events.pending() == new
