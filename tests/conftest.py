@@ -7,8 +7,8 @@ import asyncio
 import dataclasses
 import os
 import socket
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
 
