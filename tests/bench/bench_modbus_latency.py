@@ -6,18 +6,21 @@ A ModbusRegisterServer serves N holding registers; a changer task changes every
 register once a second at a random phase; a ModbusTcpWorker polls N uint16 tags at
 1 Hz. For each change we record the time from the server-side change to the moment
 the matching Sample reaches the TagBus. Then the same run with a naive worker (one
-request per tag). Server, changer and worker share this process, so the CPU share
-covers all three.
+request per tag). The simulated PLC runs in a child process, so the CPU share printed
+is the HMI side's alone. A change that is overwritten before the next poll is never
+seen (as on a real PLC); those are counted, not timed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import random
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
@@ -57,11 +60,48 @@ class RunResult:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def _plc_process(tag_count: int, seed: int, ready: Any, stop: Any, results: Any) -> None:
+    """The simulated PLC, in its own process so the HMI's CPU share is the HMI's alone.
+
+    Every register changes once a second at its own random phase; each change is
+    logged as (register, value, wall time) and sent back when told to stop.
+    """
+
+    async def serve() -> None:
+        server = ModbusRegisterServer(holding_count=tag_count)
+        await server.start()
+        ready.send(server.port)
+        rng = random.Random(seed)
+        phases = sorted((rng.random(), i) for i in range(tag_count))
+        values = [0] * tag_count
+        changes: list[tuple[int, int, float]] = []
+        start, second = time.time(), 0
+        while not stop.is_set():
+            for phase, i in phases:
+                delay = start + second + phase - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                values[i] = (values[i] + 1) & 0xFFFF
+                server.set_holding(i, [values[i]])
+                changes.append((i, values[i], time.time()))
+            second += 1
+        results.send((changes, time.process_time()))
+        await server.stop()
+
+    asyncio.run(serve())
+
+
 async def _run(name: str, tag_count: int, seconds: float, naive: bool, seed: int) -> RunResult:
-    server = ModbusRegisterServer(holding_count=tag_count)
-    await server.start()
-    device = Device("bench", DeviceKind.MODBUS_TCP, port=server.port, poll_interval=1.0,
-                    timeout=5.0)
+    context = multiprocessing.get_context("spawn")
+    ready_recv, ready_send = context.Pipe(duplex=False)
+    results_recv, results_send = context.Pipe(duplex=False)
+    stop = context.Event()
+    plc = context.Process(
+        target=_plc_process, args=(tag_count, seed, ready_send, stop, results_send)
+    )
+    plc.start()
+    port = await asyncio.to_thread(ready_recv.recv)
+    device = Device("bench", DeviceKind.MODBUS_TCP, port=port, poll_interval=1.0, timeout=5.0)
     tags = [
         Tag(f"R{i}", "bench", ModbusAddress(RegisterTable.HOLDING_REGISTER, i), DataType.UINT16)
         for i in range(tag_count)
@@ -71,61 +111,43 @@ async def _run(name: str, tag_count: int, seconds: float, naive: bool, seed: int
     limits = {"max_registers": 1, "max_bits": 1, "max_gap": -1} if naive else {}
     worker = ModbusTcpWorker(device, tags, bus, **limits)  # type: ignore[arg-type]
 
-    pending: dict[int, tuple[int, float]] = {}  # register -> (new value, change time)
-    latencies: list[float] = []
-    counts = {"samples": 0, "scans": 0, "changes": 0}
+    seen: dict[tuple[int, int], float] = {}  # (register, value) -> first time on the bus
+    counts = {"samples": 0, "scans": 0}
+    window = [0.0, 0.0]  # wall-clock start and end of the measured interval
     measuring = False
 
     def on_batch(batch: list[Sample]) -> None:
-        now = time.perf_counter()
+        now = time.time()
         if not measuring:
             return
         counts["samples"] += len(batch)
         counts["scans"] += 1
         for sample in batch:
-            i = index[sample.tag]
-            change = pending.get(i)
-            if change is not None and sample.value == change[0]:
-                latencies.append(now - change[1])
-                del pending[i]
+            seen.setdefault((index[sample.tag], int(sample.value or 0)), now)
 
     bus.add_listener(on_batch)
-    rng = random.Random(seed)
-    phases = sorted((rng.random(), i) for i in range(tag_count))
-    values = [0] * tag_count
-
-    async def changer() -> None:
-        start = time.perf_counter()
-        second = 0
-        while True:
-            for phase, i in phases:
-                due = start + second + phase
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                values[i] = (values[i] + 1) & 0xFFFF
-                server.set_holding(i, [values[i]])
-                if measuring:
-                    pending[i] = (values[i], time.perf_counter())
-                    counts["changes"] += 1
-            second += 1
-
     poller = asyncio.create_task(worker.run())
-    changing = asyncio.create_task(changer())
     await asyncio.sleep(1.5)  # connect and warm up
     requests0 = worker.requests
     cpu0, wall0 = time.process_time(), time.perf_counter()
+    window[0] = time.time()
     measuring = True
     await asyncio.sleep(seconds)
     measuring = False
+    window[1] = time.time()
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     requests = worker.requests - requests0
-    changing.cancel()
     await worker.stop()
-    await asyncio.gather(poller, changing, return_exceptions=True)
-    await server.stop()
+    await asyncio.gather(poller, return_exceptions=True)
+    stop.set()
+    changes, _plc_cpu = await asyncio.to_thread(results_recv.recv)
+    await asyncio.to_thread(plc.join, 10)
+    # A change counts if it was made inside the window and a full poll period before
+    # its end (later ones could not have been read yet).
+    measured = [c for c in changes if window[0] <= c[2] <= window[1] - 1.0]
+    latencies = [seen[(i, v)] - t for i, v, t in measured if (i, v) in seen]
     return RunResult(name, latencies, counts["samples"], counts["scans"], requests, wall, cpu,
-                     counts["changes"])
+                     len(measured))
 
 
 def _report(result: RunResult) -> None:
