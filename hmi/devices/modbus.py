@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -22,10 +22,16 @@ from hmi.core.datatypes import DataType, DecodeError, decode_registers
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, ModbusAddress, RegisterTable, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
+from hmi.devices.connection import (
+    Clock,
+    CommError,
+    ReconnectBackoff,
+    StatusTracker,
+    bad_samples,
+)
 
 _log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol spec, FC 3/4
 MAX_BITS_PER_REQUEST = 2000  # FC 1/2
@@ -51,63 +57,6 @@ def exception_name(code: int) -> str:
         return _EXCEPTION_NAMES[ExcCodes(code)]
     except ValueError:
         return "unknown exception"
-
-
-class CommError(Exception):
-    """The link to the device is unusable; every tag of the device goes BAD."""
-
-
-class ReconnectBackoff:
-    """Capped exponential backoff: 0.5 s doubling to 10 s, reset after a success."""
-
-    def __init__(self, initial: float = 0.5, maximum: float = 10.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self._next = initial
-
-    def next_delay(self) -> float:
-        delay = self._next
-        self._next = min(self.maximum, self._next * 2)
-        return delay
-
-    def reset(self) -> None:
-        self._next = self.initial
-
-
-class StatusTracker:
-    """Holds a worker's DeviceStatus and tells the listener about every change."""
-
-    def __init__(self, device: str, on_status: DeviceStatusListener | None, clock: Clock) -> None:
-        self._on_status = on_status
-        self._clock = clock
-        self.status = DeviceStatus(device, ConnectionState.STOPPED, clock())
-        self._ever_connected = False
-
-    def set(
-        self, state: ConnectionState, last_error: str | None = None, retry_in: float = 0.0
-    ) -> None:
-        old = self.status
-        reconnects = old.reconnects
-        if state is ConnectionState.CONNECTED and old.state is not ConnectionState.CONNECTED:
-            if self._ever_connected:
-                reconnects += 1
-            self._ever_connected = True
-        new = DeviceStatus(
-            device=old.device,
-            state=state,
-            since=old.since if state is old.state else self._clock(),
-            last_error=old.last_error if last_error is None else last_error,
-            reconnects=reconnects,
-            retry_in=retry_in,
-        )
-        if new == old:
-            return
-        self.status = new
-        if self._on_status is not None:
-            try:
-                self._on_status(new)
-            except Exception:
-                _log.exception("status listener failed for %s", old.device)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,10 +115,6 @@ def plan_blocks(
         if members:
             blocks.append(ReadBlock(table, start, end - start, tuple(members)))
     return blocks
-
-
-def bad_samples(tags: Sequence[Tag], detail: str, now: float) -> list[Sample]:
-    return [Sample.bad(tag.name, detail, now) for tag in tags]
 
 
 class ModbusTcpWorker:

@@ -24,7 +24,7 @@ from hmi.core.bus import TagBus
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, OpcUaAddress, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
-from hmi.devices.modbus import CommError, ReconnectBackoff, StatusTracker, bad_samples
+from hmi.devices.connection import CommError, ReconnectBackoff, StatusTracker, bad_samples
 
 _log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from hmi.core.bus import TagBus
 from hmi.core.samples import Sample
 from hmi.core.site import Device, DeviceKind, Site, Tag
 from hmi.core.status import DeviceStatus, DeviceStatusListener
-from hmi.devices.modbus import ModbusTcpWorker, ReconnectBackoff, bad_samples
+from hmi.devices.connection import ReconnectBackoff, bad_samples
+from hmi.devices.modbus import ModbusTcpWorker
 from hmi.devices.opcua import OpcUaWorker
 
 _log = logging.getLogger(__name__)
