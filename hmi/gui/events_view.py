@@ -39,7 +39,7 @@ def describe_outbox(counts: dict[str, int], problem: str = "") -> tuple[str, boo
     pending, sent, rejected = (counts.get(k, 0) for k in ("pending", "sent", "rejected"))
     text = f"MES: {sent} sent · {pending} waiting to send · {rejected} rejected"
     if pending and problem:
-        text += f"\nNot sending: {problem}"
+        text += f"\nNot sent yet: {problem}. Kept safely; retrying by itself."
     return text, bool(rejected) or bool(pending and problem)
 
 
@@ -73,6 +73,7 @@ class EventQueueView(QWidget):
         self.feedback.setWordWrap(True)
         self.outbox_label = QLabel("MES: —")
         self.outbox_label.setObjectName("outboxStatus")
+        self.outbox_label.setWordWrap(True)  # a long reason must not squeeze the tag table
 
         row = QHBoxLayout()
         row.addWidget(self.comment, 1)

@@ -72,7 +72,9 @@ class MainWindow(QMainWindow):
         self.events = EventQueueView(production, outbox, user)
         self._host("eventBox").addWidget(self.events)
         _child(self, QSplitter, "mainSplitter").setSizes([520, 380])
-        _child(self, QSplitter, "bottomSplitter").setSizes([980, 600])
+        bottom = _child(self, QSplitter, "bottomSplitter")
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 2)
 
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
         self._status_signals = _StatusSignals()

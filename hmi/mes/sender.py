@@ -15,6 +15,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -28,6 +29,23 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # seconds
 MAX_MESSAGE_CHARS = 2000  # of a server's answer kept with a rejected item
 RETRYABLE_4XX = frozenset({408, 429})  # Request Timeout, Too Many Requests
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason a shift lead can act on; the full error goes to the log."""
+    log.debug("MES request failed", exc_info=exc)
+    if isinstance(exc, TimeoutError | aiohttp.ServerTimeoutError):
+        return "no answer (timed out)"
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return "TLS certificate not trusted"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        cause = exc.os_error
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        return cause.strerror or "no connection" if isinstance(cause, OSError) else "no connection"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "the MES closed the connection"
+    return type(exc).__name__
 
 
 def backoff_delay(retry_interval: float, attempts: int) -> float:
@@ -149,8 +167,8 @@ class OutboxSender:
                 status = response.status
                 body = (await response.text(errors="replace"))[:MAX_MESSAGE_CHARS]
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            await self._retry(item, f"cannot reach the MES at {self._link.url}: {reason}")
+            where = urlsplit(self._link.url).netloc
+            await self._retry(item, f"cannot reach the MES at {where}: {_network_reason(exc)}")
             return None
 
         now = self._clock()
