@@ -141,8 +141,7 @@ def _on_qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) 
 
 
 def _save_screenshot(window: QWidget, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not window.grab().save(str(path)):
+    if not window.grab().save(str(path), "PNG"):
         raise AppError(f"could not write the screenshot to {path}")
 
 

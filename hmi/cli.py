@@ -8,8 +8,11 @@ import dataclasses
 import getpass
 import json
 import logging
+import math
+import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -46,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hmi {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        return EXIT_FAILURE
+        return 130  # the shell's convention for Ctrl+C
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -89,8 +92,10 @@ def _parser() -> argparse.ArgumentParser:
 def _cmd_demo(args: argparse.Namespace) -> int:
     if args.duration is not None and args.duration <= 0:
         raise CliError("--duration must be a positive number of seconds")
-    if args.screenshot is not None and args.duration is None:
-        raise CliError("--screenshot needs --duration (the screenshot is taken at its end)")
+    if args.screenshot is not None:
+        if args.duration is None:
+            raise CliError("--screenshot needs --duration (the screenshot is taken at its end)")
+        _check_writable_png(args.screenshot)
     text = resources.files("hmi.resources").joinpath(DEMO_CONFIG).read_text("utf-8")
     site = shift_ports(parse_site(text, "demo.toml"), args.port_offset)
     if args.data is not None:
@@ -107,8 +112,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return _run_gui(site, data, args, demo=False)
 
 
+def _check_writable_png(path: Path) -> None:
+    """Refuse a screenshot path up front, not after the whole run."""
+    if path.suffix.lower() != ".png":
+        raise CliError(f"--screenshot {path}: the file name must end in .png")
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CliError(f"--screenshot {path}: cannot create folder {folder}: {exc}") from None
+    if not os.access(folder, os.W_OK):
+        raise CliError(f"--screenshot {path}: folder {folder} is not writable")
+
+
 def _run_gui(site: Site, data: Path, args: argparse.Namespace, *, demo: bool) -> int:
-    from hmi.app import AppOptions, run_app  # noqa: PLC0415 (Qt only for GUI commands)
+    from hmi.app import AppError, AppOptions, run_app  # noqa: PLC0415 (Qt: GUI commands only)
 
     options = AppOptions(
         site=site,
@@ -119,14 +137,18 @@ def _run_gui(site: Site, data: Path, args: argparse.Namespace, *, demo: bool) ->
         duration=getattr(args, "duration", None),
         screenshot=getattr(args, "screenshot", None),
     )
-    return run_app(options)
+    try:
+        return run_app(options)
+    except AppError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
     site = load_site(args.file)
     print(
-        f"{args.file}: OK: {len(site.devices)} devices, {len(site.tags)} tags, "
-        f"{len(site.production_rules)} production rules"
+        f"{args.file}: OK: {_count(len(site.devices), 'device')}, "
+        f"{_count(len(site.tags), 'tag')}, "
+        f"{_count(len(site.production_rules), 'production rule')}"
     )
     return EXIT_OK
 
@@ -137,8 +159,9 @@ def _cmd_tags_read(args: argparse.Namespace) -> int:
     by_name = {s.tag: s for s in samples}
     for tag in site.tags:
         sample = by_name.get(tag.name)
-        if sample is None:
-            continue
+        if sample is None:  # every configured tag is printed, answered or not
+            now = time.time()
+            sample = Sample.bad(tag.name, "no answer for this tag", now)
         if args.json:
             print(json.dumps(_sample_json(sample, tag.units), ensure_ascii=False))
         else:
@@ -160,10 +183,17 @@ async def _read_all(site: Site) -> list[Sample]:
 # -- helpers ----------------------------------------------------------------------------
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _sample_json(sample: Sample, units: str) -> dict[str, object]:
+    value = sample.value
+    if isinstance(value, float) and not math.isfinite(value):
+        value = None  # JSON has no NaN; the quality and detail say what happened
     return {
         "name": sample.tag,
-        "value": sample.value,
+        "value": value,
         "units": units,
         "quality": sample.quality.value,
         "detail": sample.detail,

@@ -28,7 +28,9 @@ from tests.conftest import free_port
 CRASH_TEXT = ("Traceback", "Fatal Python error", "deallocating None")
 
 
-def run_hmi(*args: str | Path, cwd: Path, timeout: float = 20.0) -> subprocess.CompletedProcess[str]:
+def run_hmi(
+    *args: str | Path, cwd: Path, timeout: float = 20.0
+) -> subprocess.CompletedProcess[str]:
     """Run `python -m hmi ARGS` from ``cwd`` (not the project root: nothing may depend on it)."""
     return subprocess.run(
         [sys.executable, "-m", "hmi", *(str(a) for a in args)],
@@ -100,43 +102,46 @@ def test_check_config_accepts_a_minimal_site(tmp_path: Path) -> None:
     assert "2 tags" in result.stdout
 
 
-# (case id, edit of VALID_SITE, fragment of the offending line, words the message must hold)
+# case id, (text in VALID_SITE, its replacement), (the offending line's text, which
+# occurrence of it), words the one-line message must hold
 BAD_CASES = [
     (
         "unknown-device-kind",
-        lambda text: text.replace('kind = "modbus_tcp"', 'kind = "profibus"'),
-        'kind = "profibus"',
+        ('kind = "modbus_tcp"', 'kind = "profibus"'),
+        ('kind = "profibus"', 1),
         ["profibus", "kind", "modbus_tcp"],
     ),
     (
         "duplicate-tag-name",
-        lambda text: text.replace('name = "Filler.State"', 'name = "Filler.Speed"'),
-        ("Filler.Speed", 2),
+        ('name = "Filler.State"', 'name = "Filler.Speed"'),
+        ('name = "Filler.Speed"', 2),
         ["duplicate", "Filler.Speed"],
     ),
     (
         "tag-on-unknown-device",
-        lambda text: text.replace('device = "filler"\ntable = "holding_register"\naddress = 10',
-                                  'device = "capper"\ntable = "holding_register"\naddress = 10'),
-        'device = "capper"',
+        (
+            'device = "filler"\ntable = "holding_register"\naddress = 10',
+            'device = "capper"\ntable = "holding_register"\naddress = 10',
+        ),
+        ('device = "capper"', 1),
         ["capper", "not defined", "filler"],
     ),
     (
         "address-out-of-range",
-        lambda text: text.replace("address = 10", "address = 70000"),
-        "address = 70000",
+        ("address = 10", "address = 70000"),
+        ("address = 70000", 1),
         ["70000", "out of range"],
     ),
     (
         "float32-past-the-last-register",
-        lambda text: text.replace("address = 0", "address = 65535"),
-        "address = 65535",
+        ("address = 0", "address = 65535"),
+        ("address = 65535", 1),
         ["65535", "out of range"],
     ),
     (
         "unknown-data-type",
-        lambda text: text.replace('type = "uint16"', 'type = "float128"'),
-        'type = "float128"',
+        ('type = "uint16"', 'type = "float128"'),
+        ('type = "float128"', 1),
         ["float128", "data type", "uint16"],
     ),
 ]
@@ -147,14 +152,14 @@ BAD_CASES = [
     [pytest.param(edit, where, words, id=case) for case, edit, where, words in BAD_CASES],
 )
 def test_check_config_reports_one_error_with_file_and_line(
-    tmp_path: Path, edit: object, where: str | tuple[str, int], words: list[str]
+    tmp_path: Path, edit: tuple[str, str], where: tuple[str, int], words: list[str]
 ) -> None:
-    text = edit(VALID_SITE)  # type: ignore[operator]
-    assert text != VALID_SITE, "the edit did not apply"
+    old, new = edit
+    assert VALID_SITE.count(old) == 1, f"{old!r} is not once in VALID_SITE"
+    text = VALID_SITE.replace(old, new)
     site = tmp_path / "site.toml"
     site.write_text(text, encoding="utf-8")
-    fragment, occurrence = where if isinstance(where, tuple) else (where, 1)
-    line = line_of(text, fragment, occurrence)
+    line = line_of(text, *where)
 
     result = run_hmi("check-config", site, cwd=tmp_path)
 
@@ -183,7 +188,9 @@ def test_check_config_reports_every_error_at_once(tmp_path: Path) -> None:
     errors = result.stderr.splitlines()
     assert len(errors) == 3, result.stderr
     expected_lines = {
-        line_of(text, "port_nr"), line_of(text, "address = -1"), line_of(text, '"real"')
+        line_of(text, "port_nr"),
+        line_of(text, "address = -1"),
+        line_of(text, '"real"'),
     }
     found_lines = set()
     for error in errors:
@@ -200,7 +207,7 @@ def test_check_config_missing_file(tmp_path: Path) -> None:
     assert_no_crash(result)
     errors = result.stderr.splitlines()
     assert len(errors) == 1, result.stderr
-    assert re.match(rf"^{re.escape(str(missing))}:\d+: .*not found", errors[0]), errors[0]
+    assert re.match(rf"^{re.escape(str(missing))}: .*not found", errors[0]), errors[0]
 
 
 def test_check_config_toml_syntax_error(tmp_path: Path) -> None:
@@ -405,8 +412,7 @@ def write_site(tmp_path: Path, plant: PlantInThread, *, dead: str | None = None)
     assert plant.opcua is not None
     modbus_port = free_port() if dead == "filler" else plant.modbus.port
     endpoint = (
-        f"opc.tcp://127.0.0.1:{free_port()}/hmi-demo/" if dead == "capper"
-        else plant.opcua.endpoint
+        f"opc.tcp://127.0.0.1:{free_port()}/hmi-demo/" if dead == "capper" else plant.opcua.endpoint
     )
     nodes = {name: plant.opcua.node_id(name) for name in EXPECTED if name.startswith("Capper.")}
     site = tmp_path / "site.toml"

@@ -12,7 +12,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,7 +34,7 @@ def _copy_sources(target: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if importlib.util.find_spec("build") is None:
         pytest.skip("the 'build' package is not installed: pip install build (test extra)")
     root = tmp_path_factory.mktemp("packaging")
@@ -52,7 +51,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     assert result.returncode == 0, f"wheel build failed:\n{result.stdout}\n{result.stderr}"
     wheels = list(dist.glob("hmi-*.whl"))
     assert len(wheels) == 1, wheels
-    yield wheels[0]
+    return wheels[0]
 
 
 def test_wheel_holds_ui_and_resources(wheel: Path) -> None:
@@ -84,7 +83,8 @@ def test_wheel_holds_every_module_and_nothing_at_top_level(wheel: Path) -> None:
 def test_wheel_declares_the_hmi_command(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         entry_points = next(
-            archive.read(n).decode() for n in archive.namelist()
+            archive.read(n).decode()
+            for n in archive.namelist()
             if n.endswith(".dist-info/entry_points.txt")
         )
     assert "[console_scripts]" in entry_points
@@ -112,8 +112,13 @@ def test_unpacked_wheel_finds_its_data_through_importlib_resources(
     run_dir.mkdir()
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "PYTHONNOUSERSITE": "1"}
     result = subprocess.run(
-        [sys.executable, "-c", probe], cwd=run_dir, env=env,
-        capture_output=True, text=True, timeout=30, check=False,
+        [sys.executable, "-c", probe],
+        cwd=run_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     found = json.loads(result.stdout)
@@ -123,7 +128,12 @@ def test_unpacked_wheel_finds_its_data_through_importlib_resources(
     assert found["qss_ok"], found
 
     check = subprocess.run(
-        [sys.executable, "-m", "hmi", "check-config", found["demo"]], cwd=run_dir, env=env,
-        capture_output=True, text=True, timeout=30, check=False,
+        [sys.executable, "-m", "hmi", "check-config", found["demo"]],
+        cwd=run_dir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert check.returncode == 0, check.stderr

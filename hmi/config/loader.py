@@ -64,7 +64,9 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
+        # line 0: about the file as a whole (missing, unreadable), not a line of it
+        where = f"{self.file}:{self.line}" if self.line > 0 else self.file
+        return f"{where}: {self.message}"
 
 
 class ConfigError(Exception):
