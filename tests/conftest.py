@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
@@ -17,7 +17,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from hmi.config import parse_site
-from hmi.core.site import DeviceKind, Site
+from hmi.core.bus import TagBus
+from hmi.core.samples import Quality
+from hmi.core.site import DeviceKind, Site, Tag
 
 
 def free_port() -> int:
@@ -80,11 +82,19 @@ def qloop(_qasync_loop: asyncio.AbstractEventLoop) -> Iterator[asyncio.AbstractE
         raise AssertionError(f"errors on the event loop: {errors}")
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll ``predicate()`` on the running loop until it is true, or fail naming ``what``."""
+async def wait_for(predicate: Any, timeout: float = 10.0, what: str = "condition") -> float:
+    """Poll ``predicate()`` on the running loop until it is true; return the seconds it
+    took, or fail naming ``what``."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    start = loop.time()
     while not predicate():
-        if loop.time() > deadline:
+        if loop.time() - start > timeout:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
+    return loop.time() - start
+
+
+def all_quality(bus: TagBus, tags: Iterable[Tag], quality: Quality) -> bool:
+    """Every tag's latest sample on the bus has this quality."""
+    samples = [bus.latest(t.name) for t in tags]
+    return all(s is not None and s.quality is quality for s in samples)

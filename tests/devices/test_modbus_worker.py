@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
 from pymodbus.client import AsyncModbusTcpClient
 
@@ -16,6 +14,7 @@ from hmi.core.status import ConnectionState, DeviceStatus
 from hmi.devices.modbus import ModbusTcpWorker, plan_blocks
 from hmi.sim.modbus_server import ModbusPlantServer
 from hmi.sim.plant import FillingLine
+from tests.conftest import all_quality, wait_for
 
 POLL = 0.2
 HR, IR = RegisterTable.HOLDING_REGISTER, RegisterTable.INPUT_REGISTER
@@ -45,20 +44,6 @@ def _device(port: int) -> Device:
     return Device("filler", DeviceKind.MODBUS_TCP, port=port, poll_interval=POLL, timeout=0.5)
 
 
-async def _wait_for(predicate: Callable[[], bool], limit: float) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > limit:
-            raise AssertionError(f"condition not met within {limit} s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
-def _all(bus: TagBus, tags: tuple[Tag, ...], quality: Quality) -> bool:
-    samples = [bus.latest(t.name) for t in tags]
-    return all(s is not None and s.quality is quality for s in samples)
-
-
 def test_blocks_are_coalesced_per_table() -> None:
     blocks = plan_blocks(DEMO_TAGS)
     assert sorted((b.table.value, b.start, b.count) for b in blocks) == [
@@ -83,7 +68,7 @@ def test_all_demo_tags_good_and_match_the_plant() -> None:
         worker = ModbusTcpWorker(_device(server.port), DEMO_TAGS, bus)
         task = asyncio.create_task(worker.run())
         try:
-            await _wait_for(lambda: _all(bus, DEMO_TAGS, Quality.GOOD), 3.0)
+            await wait_for(lambda: all_quality(bus, DEMO_TAGS, Quality.GOOD), 3.0)
             value = {t.name: bus.latest(t.name).value for t in DEMO_TAGS}  # type: ignore[union-attr]
             f32 = DataType.FLOAT32
             assert value["Filler.Speed"] == decode_registers(encode_value(plant.speed, f32), f32)
@@ -118,24 +103,24 @@ def test_server_loss_goes_bad_then_recovers_on_same_port() -> None:
         worker = ModbusTcpWorker(_device(port), DEMO_TAGS, bus, on_status=statuses.append)
         task = asyncio.create_task(worker.run())
         try:
-            await _wait_for(lambda: _all(bus, DEMO_TAGS, Quality.GOOD), 3.0)
+            await wait_for(lambda: all_quality(bus, DEMO_TAGS, Quality.GOOD), 3.0)
             await server.stop()
-            took = await _wait_for(lambda: _all(bus, DEMO_TAGS, Quality.BAD), 2 * POLL)
+            took = await wait_for(lambda: all_quality(bus, DEMO_TAGS, Quality.BAD), 2 * POLL)
             assert took <= 2 * POLL
             for tag in DEMO_TAGS:
                 assert bus.latest(tag.name).detail.startswith("comm:")  # type: ignore[union-attr]
             assert worker.status.state is ConnectionState.DISCONNECTED
             assert worker.status.last_error
-            await _wait_for(lambda: any(s.retry_in > 0 for s in statuses), 2 * POLL)
+            await wait_for(lambda: any(s.retry_in > 0 for s in statuses), 2 * POLL)
             # stays BAD, re-published while the server is away
             published = bus.published
             await asyncio.sleep(3 * POLL)
             assert bus.published > published
-            assert _all(bus, DEMO_TAGS, Quality.BAD)
+            assert all_quality(bus, DEMO_TAGS, Quality.BAD)
 
             server = ModbusPlantServer(FillingLine(), port=port)
             await server.start()
-            await _wait_for(lambda: _all(bus, DEMO_TAGS, Quality.GOOD), 5.0)
+            await wait_for(lambda: all_quality(bus, DEMO_TAGS, Quality.GOOD), 5.0)
             assert worker.status.state is ConnectionState.CONNECTED
             assert worker.status.reconnects == 1
             assert worker.status.last_error == ""
@@ -157,14 +142,14 @@ def test_illegal_address_marks_only_that_block_bad() -> None:
         worker = ModbusTcpWorker(_device(server.port), tags, bus)
         task = asyncio.create_task(worker.run())
         try:
-            await _wait_for(lambda: bus.latest(outside.name) is not None, 3.0)
+            await wait_for(lambda: bus.latest(outside.name) is not None, 3.0)
             await asyncio.sleep(2 * POLL)  # several polls: the rest keeps updating
             bad = bus.latest(outside.name)
             assert bad is not None
             assert bad.quality is Quality.BAD
             assert "illegal data address (exception 2)" in bad.detail
             assert "holding_register:100..100" in bad.detail
-            assert _all(bus, DEMO_TAGS, Quality.GOOD)
+            assert all_quality(bus, DEMO_TAGS, Quality.GOOD)
             assert worker.status.state is ConnectionState.CONNECTED
         finally:
             await worker.stop()
@@ -218,7 +203,7 @@ def test_raw_client_write_of_run_command_stops_the_line_seen_by_worker() -> None
         task = asyncio.create_task(worker.run())
         client = AsyncModbusTcpClient("127.0.0.1", port=server.port, reconnect_delay=0)
         try:
-            await _wait_for(lambda: _all(bus, DEMO_TAGS, Quality.GOOD), 3.0)
+            await wait_for(lambda: all_quality(bus, DEMO_TAGS, Quality.GOOD), 3.0)
             assert await client.connect()
             assert not (await client.write_coil(1, False, device_id=1)).isError()
 
@@ -229,7 +214,7 @@ def test_raw_client_write_of_run_command_stops_the_line_seen_by_worker() -> None
                     run.value is False
                 )
 
-            await _wait_for(stopped, 2.0)
+            await wait_for(stopped, 2.0)
         finally:
             client.close()
             await worker.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
@@ -14,6 +13,7 @@ from hmi.core.status import ConnectionState
 from hmi.devices.opcua import OpcUaWorker
 from hmi.sim.opcua_server import OpcUaPlantServer
 from hmi.sim.plant import FillingLine
+from tests.conftest import all_quality, wait_for
 
 POLL = 0.25
 
@@ -35,20 +35,6 @@ def _device(endpoint: str) -> Device:
     return Device("capper", DeviceKind.OPCUA, endpoint=endpoint, poll_interval=POLL, timeout=1.0)
 
 
-async def _wait_for(predicate: Callable[[], bool], limit: float) -> float:
-    start = time.monotonic()
-    while not predicate():
-        if time.monotonic() - start > limit:
-            raise AssertionError(f"condition not met within {limit} s")
-        await asyncio.sleep(0.02)
-    return time.monotonic() - start
-
-
-def _all(bus: TagBus, tags: tuple[Tag, ...], quality: Quality) -> bool:
-    samples = [bus.latest(t.name) for t in tags]
-    return all(s is not None and s.quality is quality for s in samples)
-
-
 def test_subscription_delivers_values_and_survives_server_restart() -> None:
     async def scenario() -> None:
         plant = FillingLine()
@@ -58,7 +44,7 @@ def test_subscription_delivers_values_and_survives_server_restart() -> None:
         worker = OpcUaWorker(_device(server.endpoint), (*CAPPER_TAGS, UNKNOWN), bus)
         task = asyncio.create_task(worker.run())
         try:
-            await _wait_for(lambda: _all(bus, CAPPER_TAGS, Quality.GOOD), 5.0)
+            await wait_for(lambda: all_quality(bus, CAPPER_TAGS, Quality.GOOD), 5.0)
             torque = bus.latest("Capper.Torque")
             assert torque is not None
             assert isinstance(torque.value, float)
@@ -73,17 +59,17 @@ def test_subscription_delivers_values_and_survives_server_restart() -> None:
             assert "BadNodeIdUnknown" in nope.detail
             # values keep arriving through the subscription
             first = torque.receive_time
-            await _wait_for(lambda: bus.latest("Capper.Torque").receive_time > first, 2.0)  # type: ignore[union-attr]
+            await wait_for(lambda: bus.latest("Capper.Torque").receive_time > first, 2.0)  # type: ignore[union-attr]
             assert worker.status.state is ConnectionState.CONNECTED
 
             await server.stop()
-            await _wait_for(lambda: _all(bus, CAPPER_TAGS, Quality.BAD), 2 * POLL + 0.3)
+            await wait_for(lambda: all_quality(bus, CAPPER_TAGS, Quality.BAD), 2 * POLL + 0.3)
             assert bus.latest("Capper.Torque").detail.startswith("comm:")  # type: ignore[union-attr]
             assert worker.status.state is ConnectionState.DISCONNECTED
 
             server = OpcUaPlantServer(plant, port=server.port)
             await server.start()
-            await _wait_for(lambda: _all(bus, CAPPER_TAGS, Quality.GOOD), 6.0)
+            await wait_for(lambda: all_quality(bus, CAPPER_TAGS, Quality.GOOD), 6.0)
             assert worker.status.reconnects == 1
         finally:
             started = time.monotonic()
