@@ -11,7 +11,7 @@ import re
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]?\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*=""")
 
-Path = tuple[str | int, ...]
+Path = tuple[str | int, ...]  # a key path: ("tags", 3, "address")
 
 
 class LineIndex:

@@ -61,37 +61,65 @@ _STRUCT = {
 }
 
 
-class WordOrder(enum.Enum):
-    """Order of 16-bit words in a multi-register value. BIG is Modbus' own (ABCD)."""
+class ByteOrder(enum.Enum):
+    """Byte order of a multi-byte value across 16-bit registers, named by where the
+    bytes of the big-endian value ABCD land. ABCD is Modbus' own; CDAB swaps words
+    (common on Schneider, Siemens S7 via gateways), BADC swaps bytes within each word,
+    DCBA does both. For 64-bit values the same swaps apply to all four words."""
 
-    BIG = "big"
-    LITTLE = "little"
+    ABCD = "ABCD"
+    CDAB = "CDAB"
+    BADC = "BADC"
+    DCBA = "DCBA"
+
+    @property
+    def swaps_words(self) -> bool:
+        return self in (ByteOrder.CDAB, ByteOrder.DCBA)
+
+    @property
+    def swaps_bytes(self) -> bool:
+        return self in (ByteOrder.BADC, ByteOrder.DCBA)
 
 
 class DecodeError(ValueError):
     """The registers cannot hold a value of the tag's type."""
 
 
+def _swap_bytes(word: int) -> int:
+    return ((word & 0xFF) << 8) | ((word >> 8) & 0xFF)
+
+
+def _reorder(words: list[int], order: ByteOrder) -> list[int]:
+    """Between wire order and ABCD order: each swap is its own inverse."""
+    if order.swaps_words:
+        words = words[::-1]
+    if order.swaps_bytes:
+        words = [_swap_bytes(w) for w in words]
+    return words
+
+
 def decode_registers(
-    registers: Sequence[int], data_type: DataType, word_order: WordOrder = WordOrder.BIG
+    registers: Sequence[int], data_type: DataType, order: ByteOrder = ByteOrder.ABCD
 ) -> Value:
-    """Decode big-endian 16-bit registers into a Python value.
+    """Decode 16-bit registers, sent in ``order``, into a Python value.
 
     Floats that are NaN or infinite raise DecodeError: a PLC sending them is a fault
     the operator must see, not a number to plot.
     """
+    if not registers:
+        raise DecodeError(f"{data_type.value} needs registers, got none")
     if data_type is DataType.BOOL:
         return bool(registers[0])
-    words = list(registers)
+    words = [w & 0xFFFF for w in registers]
     if data_type is DataType.STRING:
+        if order.swaps_bytes:
+            words = [_swap_bytes(w) for w in words]
         raw = b"".join(w.to_bytes(2, "big") for w in words)
         return raw.split(b"\x00", 1)[0].decode("latin-1").rstrip()
     need = data_type.register_count
     if len(words) != need:
         raise DecodeError(f"{data_type.value} needs {need} registers, got {len(words)}")
-    if word_order is WordOrder.LITTLE:
-        words.reverse()
-    raw = b"".join((w & 0xFFFF).to_bytes(2, "big") for w in words)
+    raw = b"".join(w.to_bytes(2, "big") for w in _reorder(words, order))
     (value,) = struct.unpack(">" + _STRUCT[data_type], raw)
     if isinstance(value, float) and not math.isfinite(value):
         raise DecodeError(f"{data_type.value} is {value}")
@@ -99,18 +127,28 @@ def decode_registers(
 
 
 def encode_value(
-    value: Value, data_type: DataType, word_order: WordOrder = WordOrder.BIG
+    value: Value, data_type: DataType, order: ByteOrder = ByteOrder.ABCD, length: int = 0
 ) -> list[int]:
-    """Encode a value into 16-bit registers: the inverse of decode_registers."""
+    """Encode a value into 16-bit registers in ``order``: the inverse of decode_registers.
+
+    Raises ValueError for a value the type cannot hold (e.g. 70000 as int16); strings
+    are padded with NUL to ``length`` registers and refused when longer.
+    """
     if data_type is DataType.BOOL:
         return [1 if value else 0]
     if data_type is DataType.STRING:
-        raw = str(value).encode("latin-1")
+        raw = str(value).encode("latin-1", errors="replace")
         if len(raw) % 2:
             raw += b"\x00"
-        return [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
-    raw = struct.pack(">" + _STRUCT[data_type], value)
+        if length:
+            if len(raw) > 2 * length:
+                raise ValueError(f"{value!r} is longer than {2 * length} characters")
+            raw = raw.ljust(2 * length, b"\x00")
+        words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
+        return [_swap_bytes(w) for w in words] if order.swaps_bytes else words
+    try:
+        raw = struct.pack(">" + _STRUCT[data_type], value)
+    except struct.error as exc:
+        raise ValueError(f"{value!r} does not fit a {data_type.value}: {exc}") from None
     words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
-    if word_order is WordOrder.LITTLE:
-        words.reverse()
-    return words
+    return _reorder(words, order)

@@ -8,12 +8,18 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from hmi.core.datatypes import DataType, WordOrder
+from hmi.core.datatypes import ByteOrder, DataType
 
 
 class DeviceKind(enum.Enum):
     MODBUS_TCP = "modbus_tcp"
+    MODBUS_RTU = "modbus_rtu"  # serial line (RS-485/RS-232) via pyserial
+    MODBUS_RTU_OVER_TCP = "modbus_rtu_tcp"  # RTU frames over TCP: serial-to-Ethernet gateways
     OPCUA = "opcua"
+
+    @property
+    def is_modbus(self) -> bool:
+        return self is not DeviceKind.OPCUA
 
 
 class RegisterTable(enum.Enum):
@@ -46,9 +52,46 @@ class OpcUaAddress:
         return self.node_id
 
 
+class SecurityPolicy(enum.Enum):
+    """OPC UA security policies we offer (OPC UA Part 7 profiles)."""
+
+    NONE = "None"
+    BASIC256SHA256 = "Basic256Sha256"
+    AES128_SHA256_RSAOAEP = "Aes128_Sha256_RsaOaep"
+
+
+class SecurityMode(enum.Enum):
+    NONE = "None"
+    SIGN = "Sign"
+    SIGN_AND_ENCRYPT = "SignAndEncrypt"
+
+
+@dataclass(frozen=True, slots=True)
+class SerialLine:
+    """Modbus RTU serial settings."""
+
+    port: str  # e.g. "/dev/ttyUSB0", "COM3"
+    baudrate: int = 19200
+    parity: str = "E"  # N, E, O: Modbus RTU's default is 8E1
+    stopbits: int = 1
+    bytesize: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class OpcUaSecurity:
+    policy: SecurityPolicy = SecurityPolicy.NONE
+    mode: SecurityMode = SecurityMode.NONE
+    username: str = ""  # the password is in the keyring under password_secret
+    password_secret: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One PLC connection, served by one device worker."""
+    """One PLC (or one unit id behind a gateway), served by one device worker.
+
+    Modbus devices with the same host and port share one connection (a gateway with
+    several units behind it); ``max_outstanding`` bounds the requests in flight on it.
+    """
 
     name: str
     kind: DeviceKind
@@ -56,9 +99,34 @@ class Device:
     port: int = 502
     unit_id: int = 1
     endpoint: str = ""  # OPC UA only: opc.tcp://host:port/path
-    poll_interval: float = 1.0  # seconds; OPC UA: the publishing interval
+    poll_interval: float = 1.0  # seconds: the default scan class; OPC UA publishing interval
     timeout: float = 2.0  # seconds for one request
-    word_order: WordOrder = WordOrder.BIG
+    byte_order: ByteOrder = ByteOrder.ABCD
+    serial: SerialLine | None = None  # MODBUS_RTU only
+    max_registers: int = 125  # per read request (Modbus spec limit for FC 3/4)
+    max_bits: int = 2000  # per read request (FC 1/2)
+    max_gap: int = 16  # registers (or bits) read through rather than split a request
+    max_outstanding: int = 1  # requests in flight per connection; many PLCs take one
+    security: OpcUaSecurity = OpcUaSecurity()
+    subscriptions: bool = True  # OPC UA: False polls with Read at poll_interval
+
+
+@dataclass(frozen=True, slots=True)
+class Scaling:
+    """Linear raw -> engineering units: raw_low..raw_high maps onto eng_low..eng_high."""
+
+    raw_low: float
+    raw_high: float
+    eng_low: float
+    eng_high: float
+
+    def to_engineering(self, raw: float) -> float:
+        span = self.raw_high - self.raw_low
+        return self.eng_low + (raw - self.raw_low) * (self.eng_high - self.eng_low) / span
+
+    def to_raw(self, engineering: float) -> float:
+        span = self.eng_high - self.eng_low
+        return self.raw_low + (engineering - self.eng_low) * (self.raw_high - self.raw_low) / span
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +138,14 @@ class Tag:
     units: str = ""
     description: str = ""
     length: int = 0  # registers, for strings only
+    bit: int | None = None  # bool tags: bit 0..15 of a holding or input register
+    byte_order: ByteOrder | None = None  # overrides the device's
+    scaling: Scaling | None = None
+    deadband: float = 0.0  # engineering units; smaller changes are not published
+    scan_interval: float | None = None  # seconds (from the tag's scan class); None: device's
+    low: float | None = None  # engineering range: writes outside it are refused
+    high: float | None = None
+    writable: bool = False
 
     @property
     def register_count(self) -> int:
@@ -110,6 +186,7 @@ class Site:
     mes: MesLink | None = None
     trend_pens: tuple[str, ...] = ()
     trend_window: float = 300.0
+    scan_classes: tuple[tuple[str, float], ...] = ()
     source: str = field(default="", compare=False)
 
     def device(self, name: str) -> Device:

@@ -100,11 +100,7 @@ def plan_blocks(
         members: list[Tag] = []
         for tag in ordered:
             offset, span = _address(tag).offset, _span(tag)
-            fits = (
-                members
-                and offset - end <= max_gap
-                and max(end, offset + span) - start <= limit
-            )
+            fits = members and offset - end <= max_gap and max(end, offset + span) - start <= limit
             if fits:
                 members.append(tag)
                 end = max(end, offset + span)
@@ -335,7 +331,9 @@ class ModbusTcpWorker:
         if len(words) < tag.register_count:
             return Sample.bad(tag.name, f"modbus: short response reading {block}", now)
         try:
-            value: Value = decode_registers(words, tag.data_type, self.device.word_order)
+            value: Value = decode_registers(
+                words, tag.data_type, tag.byte_order or self.device.byte_order
+            )
         except DecodeError as exc:
             return Sample.bad(tag.name, f"decode: {exc}", now)
         except Exception as exc:

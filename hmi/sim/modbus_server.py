@@ -20,7 +20,7 @@ from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
 
-from hmi.core.datatypes import DataType, WordOrder, encode_value
+from hmi.core.datatypes import ByteOrder, DataType, encode_value
 from hmi.core.site import RegisterTable
 from hmi.sim.plant import FillingLine
 
@@ -272,7 +272,7 @@ class ModbusPlantServer(ModbusSimServer):
         """Write the plant's current values into the register image."""
         plant = self.plant
         f32, u32 = DataType.FLOAT32, DataType.UINT32
-        big = WordOrder.BIG
+        big = ByteOrder.ABCD
         holding = (
             encode_value(plant.speed, f32, big)
             + encode_value(plant.tank_level, f32, big)

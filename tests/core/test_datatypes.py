@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from hmi.core.datatypes import DataType, DecodeError, WordOrder, decode_registers, encode_value
+from hmi.core.datatypes import ByteOrder, DataType, DecodeError, decode_registers, encode_value
 
 HAND_COMPUTED = [
     (1.0, DataType.FLOAT32, [0x3F80, 0x0000]),
@@ -31,10 +31,10 @@ def test_big_word_order_matches_hand_computed(
 
 
 def test_little_word_order_swaps_words() -> None:
-    assert encode_value(70000, DataType.UINT32, WordOrder.LITTLE) == [0x1170, 0x0001]
-    assert decode_registers([0x1170, 0x0001], DataType.UINT32, WordOrder.LITTLE) == 70000
-    assert decode_registers([0x0000, 0x3F80], DataType.FLOAT32, WordOrder.LITTLE) == 1.0
-    words = encode_value(1.0, DataType.FLOAT64, WordOrder.LITTLE)
+    assert encode_value(70000, DataType.UINT32, ByteOrder.CDAB) == [0x1170, 0x0001]
+    assert decode_registers([0x1170, 0x0001], DataType.UINT32, ByteOrder.CDAB) == 70000
+    assert decode_registers([0x0000, 0x3F80], DataType.FLOAT32, ByteOrder.CDAB) == 1.0
+    words = encode_value(1.0, DataType.FLOAT64, ByteOrder.CDAB)
     assert words == [0x0000, 0x0000, 0x0000, 0x3FF0]
 
 
