@@ -65,7 +65,10 @@ def parse_devices(check: Checker, raw: dict[str, Any]) -> list[Device]:
 
 
 def _where(kind: DeviceKind | None) -> str:
-    return f"a {kind.value} device" if kind else "[[devices]]"
+    if kind is None:
+        return "[[devices]]"
+    article = "an" if kind.value[0] in "aeiou" else "a"
+    return f"{article} {kind.value} device"
 
 
 def _modbus(

@@ -107,8 +107,8 @@ def test_unknown_device_kind_lists_allowed():
 def test_duplicate_tag_name():
     text = (
         GOOD
-        + "\n[[tags]]\nname = \"Speed\"\ndevice = \"plc1\"\n"
-        + "table = \"coil\"\naddress = 1\ntype = \"bool\"\n"
+        + '\n[[tags]]\nname = "Speed"\ndevice = "plc1"\n'
+        + 'table = "coil"\naddress = 1\ntype = "bool"\n'
     )
     errors = errors_of(text)
     assert any(":41: duplicate tag name 'Speed'" in e for e in errors), errors
@@ -167,3 +167,113 @@ def test_opcua_tag_needs_node_id():
 def test_api_key_never_in_config():
     (error,) = errors_of(GOOD.replace('api_key_secret = "mes-key"', ""))
     assert "keyring" in error
+
+
+FULL = """\
+[scan_classes]
+fast = 0.1
+slow = 10
+
+[[devices]]
+name = "gw1"
+kind = "modbus_tcp"
+host = "127.0.0.1"
+unit_id = 7
+byte_order = "CDAB"
+max_gap = 4
+max_outstanding = 2
+
+[[devices]]
+name = "rtu"
+kind = "modbus_rtu"
+serial_port = "/dev/ttyUSB0"
+baudrate = 9600
+parity = "N"
+
+[[devices]]
+name = "ua"
+kind = "opcua"
+endpoint = "opc.tcp://127.0.0.1:4840/"
+security_policy = "Basic256Sha256"
+username = "hmi"
+password_secret = "ua-password"
+
+[[tags]]
+name = "Level"
+device = "gw1"
+table = "input_register"
+address = 3
+type = "int16"
+scaling = { raw = [0, 27648], eng = [0.0, 100.0] }
+deadband = 0.5
+scan_class = "fast"
+range = [0, 100]
+byte_order = "DCBA"
+writable = true
+
+[[tags]]
+name = "Running"
+device = "gw1"
+table = "holding_register"
+address = 4
+bit = 3
+type = "bool"
+"""
+
+
+def test_full_device_layer_keys_load():
+    from hmi.core.datatypes import ByteOrder
+    from hmi.core.site import Scaling, SecurityMode, SecurityPolicy
+
+    site = parse_site(FULL, "full.toml")
+    gw = site.device("gw1")
+    assert (gw.unit_id, gw.byte_order, gw.max_gap, gw.max_outstanding) == (7, ByteOrder.CDAB, 4, 2)
+    rtu = site.device("rtu")
+    assert rtu.kind is DeviceKind.MODBUS_RTU
+    assert rtu.serial is not None
+    assert (rtu.serial.port, rtu.serial.baudrate, rtu.serial.parity) == ("/dev/ttyUSB0", 9600, "N")
+    ua = site.device("ua").security
+    assert ua.policy is SecurityPolicy.BASIC256SHA256
+    assert ua.mode is SecurityMode.SIGN_AND_ENCRYPT  # the secure default with a policy
+    assert (ua.username, ua.password_secret) == ("hmi", "ua-password")
+    level = site.tag("Level")
+    assert level.scaling == Scaling(0, 27648, 0.0, 100.0)
+    assert level.scaling.to_engineering(13824) == 50.0
+    assert (level.deadband, level.scan_interval, level.low, level.high) == (0.5, 0.1, 0, 100)
+    assert level.byte_order is ByteOrder.DCBA
+    assert level.writable
+    assert site.tag("Running").bit == 3
+    assert dict(site.scan_classes) == {"fast": 0.1, "slow": 10.0}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (('scan_class = "fast"', 'scan_class = "medium"'), "scan_class 'medium' is not defined"),
+        (("bit = 3", "bit = 16"), "bit = 16 is out of range"),
+        (('byte_order = "DCBA"', 'byte_order = "ABDC"'), "unknown byte_order 'ABDC'"),
+        (("range = [0, 100]", "range = [100, 0]"), "low must be less than high"),
+        (("raw = [0, 27648]", "raw = [0]"), "raw must be two numbers"),
+        (('serial_port = "/dev/ttyUSB0"\n', ""), "serial_port is required"),
+        (("baudrate = 9600", "baudrate = 9601"), "baudrate 9601 is unusual"),
+        (('password_secret = "ua-password"\n', ""), "username needs password_secret"),
+        (
+            ('username = "hmi"', 'username = "hmi"\nsecurity_mode = "None"'),
+            "does not go with security_mode 'None'",
+        ),
+        (("max_outstanding = 2", "max_outstanding = 0"), "max_outstanding = 0 is out of range"),
+        (
+            ('endpoint = "opc.tcp://127.0.0.1:4840/"', 'endpoint = "opc.tcp://x"\nhost = "x"'),
+            "unknown key 'host' in an opcua device",
+        ),
+    ],
+)
+def test_device_layer_mistakes_are_named(change, expected):
+    errors = errors_of(FULL.replace(*change))
+    assert any(expected in e for e in errors), errors
+
+
+def test_bit_only_on_a_register_bool():
+    text = FULL.replace('type = "bool"', 'type = "uint16"')
+    (error,) = errors_of(text)
+    assert 'bit is for type = "bool" tags in a holding_register or input_register' in error
