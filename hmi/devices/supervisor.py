@@ -37,6 +37,11 @@ class DeviceWorker(Protocol):
 
     async def stop(self) -> None: ...
 
+    # To come with issue 3 (device layer), implemented by every worker:
+    #   async def write(self, tag: Tag, value: Value) -> WriteResult
+    #       engineering value in (scaling inverted by the worker), read back, compared.
+    #   def diagnostics(self) -> DeviceDiagnostics
+
 
 def build_worker(
     device: Device, tags: tuple[Tag, ...], bus: TagBus, on_status: DeviceStatusListener
