@@ -84,6 +84,7 @@ async def _run_window(options: AppOptions) -> int:
             runtime.mes_monitor,
             options.user,
             list(runtime.supervisor.statuses().values()),
+            diagnostics=runtime.supervisor.diagnostics,
         )
         runtime.add_status_listener(window.on_device_status)
         closed = asyncio.Event()

@@ -15,9 +15,10 @@ from hmi.core.bus import TagBus
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.devices.supervisor import DeviceSupervisor
-from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
+from hmi.services.writes import WriteService
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.outbox import OutboxRepository
@@ -25,6 +26,7 @@ from hmi.store.outbox import OutboxRepository
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "hmi.sqlite3"
+PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
 class MesMonitor:
@@ -49,7 +51,10 @@ class Runtime:
         self.site = site
         self.data_dir = data_dir
         self.bus = TagBus()
-        self.supervisor = DeviceSupervisor(site, self.bus)
+        self.supervisor = DeviceSupervisor(
+            site, self.bus, pki_dir=data_dir / PKI_FOLDER, password_provider=read_password
+        )
+        self.writes = WriteService(site, self.supervisor.write, self.bus.latest)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)

@@ -60,8 +60,25 @@ def parse_devices(check: Checker, raw: dict[str, Any]) -> list[Device]:
             else _modbus(check, entry, path, name, kind, common)
         )
         if device is not None:
+            _check_shared_line(check, path, device, devices)
             devices.append(device)
     return devices
+
+
+def _check_shared_line(check: Checker, path: Path, device: Device, others: list[Device]) -> None:
+    """Devices on one serial port share one line: its settings must agree."""
+    if device.serial is None:
+        return
+    for other in others:
+        if other.serial is not None and other.serial.port == device.serial.port:
+            if other.serial != device.serial:
+                check.error(
+                    (*path, "serial_port"),
+                    f"device {device.name!r} shares {device.serial.port} with "
+                    f"{other.name!r} but not its baudrate/parity/stopbits/bytesize: "
+                    "one serial line has one setting",
+                )
+            return
 
 
 def _where(kind: DeviceKind | None) -> str:

@@ -1,120 +1,79 @@
-"""Modbus TCP device worker: block-coalesced polling, decoding, reconnect with backoff.
+"""Modbus device worker (TCP, RTU serial, RTU over TCP): scan classes of coalesced block
+reads, decoding, deadband, writes with read-back, diagnostics, reconnect with backoff.
 
-pymodbus's own reconnect is disabled (reconnect_delay=0) so this worker alone decides
-when to reconnect, and the operator sees every tag go BAD the moment the link drops.
+One worker per device (one unit id). Devices behind one gateway share a ModbusLink:
+build them with ``build_modbus_workers`` so they get one connection between them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-
-from pymodbus.client import AsyncModbusTcpClient
-from pymodbus.constants import ExcCodes
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from hmi.core.bus import TagBus
-from hmi.core.datatypes import DataType, DecodeError, decode_registers
-from hmi.core.samples import Quality, Sample, Value
-from hmi.core.site import Device, ModbusAddress, RegisterTable, Tag
+from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
+from hmi.core.samples import Sample, Value
+from hmi.core.site import Device, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
-from hmi.devices.connection import (
-    Clock,
-    CommError,
-    ReconnectBackoff,
-    StatusTracker,
-    bad_samples,
+from hmi.core.writes import WriteOutcome, WriteResult
+from hmi.devices.connection import Clock, CommError, ReconnectBackoff, StatusTracker, bad_samples
+from hmi.devices.modbus_blocks import (
+    BlockLimits,
+    BlockResult,
+    ScanClass,
+    scan_classes,
 )
+from hmi.devices.modbus_codec import (
+    ADDRESS_EXCEPTIONS,
+    MAX_BITS_PER_REQUEST,
+    MAX_GAP,
+    MAX_REGISTERS_PER_REQUEST,
+    DeadbandFilter,
+    ReadBlock,
+    address_of,
+    block_of,
+    byte_order_of,
+    describe_exception,
+    exception_name,
+    plan_blocks,
+    sample_from_bits,
+    sample_from_registers,
+)
+from hmi.devices.modbus_link import LinkDownError, ModbusLink, link_key
+from hmi.devices.modbus_write import write_tag
+
+__all__ = [
+    "MAX_BITS_PER_REQUEST",
+    "MAX_GAP",
+    "MAX_REGISTERS_PER_REQUEST",
+    "ModbusLink",
+    "ModbusTcpWorker",
+    "ModbusWorker",
+    "ReadBlock",
+    "build_modbus_workers",
+    "exception_name",
+    "plan_blocks",
+]
 
 _log = logging.getLogger(__name__)
 
-
-MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol spec, FC 3/4
-MAX_BITS_PER_REQUEST = 2000  # FC 1/2
-MAX_GAP = 16  # read through holes up to this size rather than issue another request
-
-_EXCEPTION_NAMES = {
-    ExcCodes.ILLEGAL_FUNCTION: "illegal function",
-    ExcCodes.ILLEGAL_ADDRESS: "illegal data address",
-    ExcCodes.ILLEGAL_VALUE: "illegal data value",
-    ExcCodes.DEVICE_FAILURE: "server device failure",
-    ExcCodes.ACKNOWLEDGE: "acknowledge",
-    ExcCodes.DEVICE_BUSY: "server device busy",
-    ExcCodes.NEGATIVE_ACKNOWLEDGE: "negative acknowledge",
-    ExcCodes.MEMORY_PARITY_ERROR: "memory parity error",
-    ExcCodes.GATEWAY_PATH_UNAVIABLE: "gateway path unavailable",
-    ExcCodes.GATEWAY_NO_RESPONSE: "gateway target failed to respond",
+_READ_METHOD = {
+    "coil": "read_coils",  # FC 1
+    "discrete_input": "read_discrete_inputs",  # FC 2
+    "holding_register": "read_holding_registers",  # FC 3
+    "input_register": "read_input_registers",  # FC 4
 }
 
 
-def exception_name(code: int) -> str:
-    """Human name of a Modbus exception code, as the spec words it."""
-    try:
-        return _EXCEPTION_NAMES[ExcCodes(code)]
-    except ValueError:
-        return "unknown exception"
+class ModbusWorker:
+    """Polls one Modbus device (one unit id) and publishes its tags' Samples to the bus.
 
-
-@dataclass(frozen=True, slots=True)
-class ReadBlock:
-    """One request: a contiguous range of one table covering one or more tags."""
-
-    table: RegisterTable
-    start: int
-    count: int
-    tags: tuple[Tag, ...]
-
-    def __str__(self) -> str:
-        return f"{self.table.value}:{self.start}..{self.start + self.count - 1}"
-
-
-def _span(tag: Tag) -> int:
-    return 1 if _address(tag).table.is_bit else tag.register_count
-
-
-def _address(tag: Tag) -> ModbusAddress:
-    if not isinstance(tag.address, ModbusAddress):
-        raise TypeError(f"tag {tag.name} has no Modbus address")
-    return tag.address
-
-
-def plan_blocks(
-    tags: Sequence[Tag],
-    max_registers: int = MAX_REGISTERS_PER_REQUEST,
-    max_bits: int = MAX_BITS_PER_REQUEST,
-    max_gap: int = MAX_GAP,
-) -> list[ReadBlock]:
-    """Group tags by table and coalesce nearby addresses into as few requests as fit."""
-    blocks: list[ReadBlock] = []
-    by_table: dict[RegisterTable, list[Tag]] = {}
-    for tag in tags:
-        by_table.setdefault(_address(tag).table, []).append(tag)
-    for table, table_tags in by_table.items():
-        limit = max_bits if table.is_bit else max_registers
-        ordered = sorted(table_tags, key=lambda t: (_address(t).offset, _span(t)))
-        start = end = -1
-        members: list[Tag] = []
-        for tag in ordered:
-            offset, span = _address(tag).offset, _span(tag)
-            fits = members and offset - end <= max_gap and max(end, offset + span) - start <= limit
-            if fits:
-                members.append(tag)
-                end = max(end, offset + span)
-                continue
-            if members:
-                blocks.append(ReadBlock(table, start, end - start, tuple(members)))
-            start, end, members = offset, offset + span, [tag]
-        if members:
-            blocks.append(ReadBlock(table, start, end - start, tuple(members)))
-    return blocks
-
-
-class ModbusTcpWorker:
-    """Polls one Modbus TCP device and publishes its tags' Samples to the TagBus."""
+    ``link`` is the connection it talks through; by default a private one. ``stats``
+    counts this device's requests; ``diagnostics()`` reports the link's bytes.
+    """
 
     def __init__(
         self,
@@ -124,220 +83,291 @@ class ModbusTcpWorker:
         on_status: DeviceStatusListener | None = None,
         clock: Clock = time.time,
         *,
-        max_registers: int = MAX_REGISTERS_PER_REQUEST,
-        max_bits: int = MAX_BITS_PER_REQUEST,
-        max_gap: int = MAX_GAP,
+        link: ModbusLink | None = None,
+        max_registers: int | None = None,
+        max_bits: int | None = None,
+        max_gap: int | None = None,
     ) -> None:
         self.device = device
         self.tags = tuple(tags)
         self._bus = bus
         self._clock = clock
+        self.link = link if link is not None else ModbusLink(device)
+        self.link.add_loss_listener(self._on_link_lost)
         # max_registers=max_bits=1, max_gap=-1: one request per tag (the benchmark baseline)
-        self._blocks = plan_blocks(self.tags, max_registers, max_bits, max_gap)
+        limits = BlockLimits.of(device, max_registers, max_bits, max_gap)
+        self._scans = scan_classes(device, self.tags, limits)
+        self._filter = DeadbandFilter(self.tags)
         self._tracker = StatusTracker(device.name, on_status, clock)
         self._backoff = ReconnectBackoff()
-        self._client: AsyncModbusTcpClient | None = None
         self._run_task: asyncio.Task[None] | None = None
-        self._closing = False
-        self.requests = 0  # Modbus requests sent, for benchmarks and diagnostics
+        self.stats = RequestStats()
 
     @property
     def status(self) -> DeviceStatus:
         return self._tracker.status
 
     @property
+    def requests(self) -> int:
+        """Modbus requests sent, for benchmarks."""
+        return self.stats.requests
+
+    @property
     def blocks(self) -> tuple[ReadBlock, ...]:
-        return tuple(self._blocks)
+        """The current read plan of every scan class."""
+        return tuple(block for scan in self._scans for block in scan.plan)
+
+    @property
+    def scan_classes(self) -> tuple[ScanClass, ...]:
+        return tuple(self._scans)
+
+    def diagnostics(self) -> DeviceDiagnostics:
+        """Requests, errors and latency are this device's; bytes are the connection's
+        (on a gateway, every unit's traffic together)."""
+        stats, status = self.stats, self._tracker.status
+        return DeviceDiagnostics(
+            device=self.device.name,
+            state=status.state,
+            last_error=status.last_error,
+            requests_per_s=stats.requests_per_second(),
+            latency_p50=stats.latency_percentile(0.5),
+            latency_p99=stats.latency_percentile(0.99),
+            reconnects=status.reconnects,
+            errors=stats.errors,
+            requests=stats.requests,
+            bytes_sent=self.link.bytes_sent,
+            bytes_received=self.link.bytes_received,
+        )
+
+    # -- life cycle -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Poll until cancelled; only CancelledError escapes."""
+        """Poll every scan class at its rate until cancelled; only CancelledError escapes."""
         self._run_task = asyncio.current_task()
-        self._closing = False
+        self.link.attach(self)
         loop = asyncio.get_running_loop()
-        interval = self.device.poll_interval
         try:
             while True:
-                poll_start = loop.time()
                 try:
                     await self._ensure_connected()
-                    samples = await self._poll()
+                    for scan in self._scans:
+                        if scan.next_due <= loop.time():
+                            started = loop.time()
+                            self._publish(await self._read_scan(scan))
+                            self._mark_connected()
+                            # fixed rate: one interval after this read started (at once
+                            # if the read took longer than the interval)
+                            scan.next_due = started + scan.interval
                 except asyncio.CancelledError:
                     raise
                 except CommError as exc:
-                    await self._handle_comm_loss(str(exc))
+                    await self._handle_comm_loss(exc)
                     continue
                 except Exception as exc:  # a bug or an unexpected library error
                     _log.exception("modbus worker %s poll failed", self.device.name)
-                    await self._handle_comm_loss(f"internal error: {exc!r}")
+                    await self._handle_comm_loss(CommError(f"internal error: {exc!r}"))
                     continue
                 self._backoff.reset()
-                self._bus.publish_many(samples)
-                # fixed rate: the next poll starts one interval after this one started
-                # (at once if the poll took longer than the interval)
-                await asyncio.sleep(max(0.0, poll_start + interval - loop.time()))
+                _raise_if_cancelling()
+                due = min((scan.next_due for scan in self._scans), default=loop.time() + 1.0)
+                await asyncio.sleep(max(0.0, due - loop.time()))
         finally:
-            self._close_client()
+            self.link.release(self)
             self._tracker.set(ConnectionState.STOPPED, retry_in=0.0)
 
     async def read_once(self) -> list[Sample]:
-        """Connect if needed, poll every tag once, return the Samples (never raises)."""
+        """Connect if needed, read every tag once, return the Samples (never raises)."""
+        self.link.attach(self)
         try:
             await self._ensure_connected()
-            return await self._poll()
+            loop_time = asyncio.get_running_loop().time()
+            samples: list[Sample] = []
+            for scan in self._scans:
+                samples.extend(await self._read_scan(scan, loop_time))
+            self._mark_connected()
+            return samples
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             reason = str(exc) if isinstance(exc, CommError) else f"internal error: {exc!r}"
-            self._close_client()
+            self._drop_link(exc, reason)
             self._tracker.set(ConnectionState.DISCONNECTED, last_error=reason)
             return bad_samples(self.tags, f"comm: {reason}", self._clock())
 
     async def stop(self) -> None:
-        """Cancel run() if it is running and close the connection."""
-        self._closing = True
+        """Cancel run() if it is running and let go of the connection."""
         task = self._run_task
-        if task is not None and task is not asyncio.current_task() and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=2.0)
-        self._close_client()
+        if task is not None and task is not asyncio.current_task():
+            # cancel again if a library swallowed the first one (asyncio.wait_for in
+            # Python 3.11 loses a cancellation that races the inner result)
+            for _ in range(20):
+                if task.done():
+                    break
+                task.cancel()
+                await asyncio.wait([task], timeout=0.1)
+        self.link.release(self)
         self._tracker.set(ConnectionState.STOPPED, retry_in=0.0)
 
-    # -- connection -------------------------------------------------------------------
+    # -- writes ---------------------------------------------------------------------------
 
-    def _new_client(self) -> AsyncModbusTcpClient:
-        return AsyncModbusTcpClient(
-            self.device.host,
-            port=self.device.port,
-            name=f"hmi-{self.device.name}",
-            reconnect_delay=0,  # 0 disables pymodbus's reconnect task: our loop owns it
-            reconnect_delay_max=0,
-            timeout=self.device.timeout,
-            retries=0,
-            trace_connect=self._on_trace_connect,
-        )
+    async def write(self, tag: Tag, value: Value) -> WriteResult:
+        """Write an engineering value, read it back and compare; never raises."""
+        try:
+            self.link.attach(self)
+            try:
+                await self._ensure_connected()
+            except CommError as exc:
+                return WriteResult(tag.name, WriteOutcome.FAILED, value, message=f"comm: {exc}")
+            return await write_tag(
+                tag, value, byte_order_of(tag, self.device), self._request, self._read_back
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            _log.exception("modbus write of %s failed", tag.name)
+            return WriteResult(
+                tag.name, WriteOutcome.FAILED, value, message=f"internal error: {exc!r}"
+            )
+
+    async def _read_back(self, tag: Tag) -> tuple[Value, str]:
+        result = await self._read_block(block_of([tag]))
+        if result.exception in ADDRESS_EXCEPTIONS:
+            assert result.exception is not None
+            return None, f"modbus: {describe_exception(result.exception)} at {tag.address}"
+        sample = result.samples[0]
+        self._publish([sample])
+        if not sample.quality.is_good:
+            return None, sample.detail
+        return sample.value, ""
+
+    # -- connection -----------------------------------------------------------------------
 
     async def _ensure_connected(self) -> None:
-        client = self._client
-        if client is not None and client.connected:
-            return
-        self._close_client()
-        self._tracker.set(ConnectionState.CONNECTING, retry_in=0.0)
-        client = self._new_client()
-        self._client = client
-        started = time.monotonic()
-        ok = await client.connect()
-        if not ok or not client.connected:
-            self._close_client()
-            where = f"{self.device.host}:{self.device.port}"
-            if time.monotonic() - started >= self.device.timeout * 0.9:
-                raise CommError(f"connect to {where} timed out after {self.device.timeout:g} s")
-            raise CommError(f"cannot connect to {where} (refused or unreachable)")
-        self._tracker.set(ConnectionState.CONNECTED, last_error="", retry_in=0.0)
+        if not self.link.connected:
+            self._tracker.set(ConnectionState.CONNECTING, retry_in=0.0)
+            await self.link.ensure_connected()
 
-    def _close_client(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                client.close()
+    def _mark_connected(self) -> None:
+        """CONNECTED only once the unit answered: a socket that accepts and then talks
+        garbage must not flap between connected and disconnected."""
+        if self._tracker.status.state is not ConnectionState.CONNECTED:
+            self._tracker.set(ConnectionState.CONNECTED, last_error="", retry_in=0.0)
 
-    def _on_trace_connect(self, connected: bool) -> None:
-        """pymodbus calls this when the socket drops: make the loss visible at once."""
-        if connected or self._closing:
-            return
+    def _drop_link(self, exc: BaseException, reason: str) -> None:
+        """Close the connection for a link failure, or for any failure when no other
+        device shares it; a unit that does not answer must not cut off its neighbours."""
+        if isinstance(exc, LinkDownError) or not self.link.shared:
+            self.link.close(reason)
+
+    def _on_link_lost(self, reason: str) -> None:
+        """The link dropped: make the loss visible at once, for every device on it."""
         if self._tracker.status.state is ConnectionState.CONNECTED:
-            reason = "connection lost"
             self._tracker.set(ConnectionState.DISCONNECTED, last_error=reason)
-            self._bus.publish_many(bad_samples(self.tags, f"comm: {reason}", self._clock()))
+            self._publish_bad(f"comm: {reason}")
 
-    async def _handle_comm_loss(self, reason: str) -> None:
+    def _publish_bad(self, detail: str) -> None:
+        samples = bad_samples(self.tags, detail, self._clock())
+        for sample in samples:
+            self._filter.note(sample)
+        self._bus.publish_many(samples)
+
+    async def _handle_comm_loss(self, exc: CommError) -> None:
         """Publish BAD for every tag, then wait out the backoff, re-publishing BAD."""
-        self._close_client()
+        reason = str(exc)
+        self._drop_link(exc, reason)
         delay = self._backoff.next_delay()
         _log.warning("%s: %s; retrying in %.1f s", self.device.name, reason, delay)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + delay
-        detail = f"comm: {reason}"
         while True:
             remaining = deadline - loop.time()
             self._tracker.set(
                 ConnectionState.DISCONNECTED, last_error=reason, retry_in=max(0.0, remaining)
             )
-            self._bus.publish_many(bad_samples(self.tags, detail, self._clock()))
+            self._publish_bad(f"comm: {reason}")
             if remaining <= 0:
                 return
             await asyncio.sleep(min(remaining, self.device.poll_interval))
 
-    # -- polling ------------------------------------------------------------------------
+    # -- polling --------------------------------------------------------------------------
 
-    async def _poll(self) -> list[Sample]:
-        samples: list[Sample] = []
-        for block in self._blocks:
-            samples.extend(await self._read_block(block))
-        return samples
+    def _publish(self, samples: list[Sample]) -> None:
+        self._bus.publish_many(self._filter.select(samples))
 
-    async def _request(self, block: ReadBlock) -> object:
-        client = self._client
-        if client is None or not client.connected:
-            raise CommError("connection lost")
-        unit = self.device.unit_id
-        calls = {
-            RegisterTable.COIL: client.read_coils,
-            RegisterTable.DISCRETE_INPUT: client.read_discrete_inputs,
-            RegisterTable.HOLDING_REGISTER: client.read_holding_registers,
-            RegisterTable.INPUT_REGISTER: client.read_input_registers,
-        }
-        self.requests += 1
+    async def _read_scan(self, scan: ScanClass, loop_time: float | None = None) -> list[Sample]:
+        if loop_time is None:
+            loop_time = asyncio.get_running_loop().time()
+        return await scan.read(self._read_block, self._clock(), loop_time)
+
+    async def _request(self, method: str, *args: Any, what: str, **kwargs: Any) -> Any:
+        """One request through the link for this unit, counted in ``stats``."""
+        started = time.monotonic()
+        ok = False
         try:
-            # pymodbus enforces device.timeout itself; the outer bound is a safety net
-            return await asyncio.wait_for(
-                calls[block.table](block.start, count=block.count, device_id=unit),
-                timeout=self.device.timeout + 1.0,
+            response = await self.link.call(
+                method, *args, what=what, device_id=self.device.unit_id, **kwargs
             )
-        except (ConnectionException, ConnectionError, OSError) as exc:
-            raise CommError(f"connection lost ({exc})") from exc
-        except (ModbusIOException, TimeoutError) as exc:
-            raise CommError(
-                f"no response within {self.device.timeout:g} s reading {block}"
-            ) from exc
-        except ModbusException as exc:
-            raise CommError(f"{exc}") from exc
+            ok = response is not None and not response.isError()
+            return response
+        finally:
+            self.stats.record(time.monotonic() - started, ok=ok)
 
-    async def _read_block(self, block: ReadBlock) -> list[Sample]:
-        response = await self._request(block)
+    async def _read_block(self, block: ReadBlock) -> BlockResult:
+        response = await self._request(
+            _READ_METHOD[block.table.value], block.start, count=block.count,
+            what=f"reading {block}",
+        )
         now = self._clock()
-        is_error = getattr(response, "isError", None)
-        if is_error is None or is_error():
+        if response is None or response.isError():
             code = int(getattr(response, "exception_code", 0))
-            detail = f"modbus: {exception_name(code)} (exception {code}) reading {block}"
-            return bad_samples(block.tags, detail, now)
+            if code in ADDRESS_EXCEPTIONS:
+                return BlockResult([], code)
+            detail = f"modbus: {describe_exception(code)} reading {block}"
+            return BlockResult(bad_samples(block.tags, detail, now), code)
         if block.table.is_bit:
             bits: list[bool] = list(getattr(response, "bits", []))
-            return [self._bit_sample(tag, block, bits, now) for tag in block.tags]
+            return BlockResult([sample_from_bits(t, block, bits, now) for t in block.tags])
         registers: list[int] = list(getattr(response, "registers", []))
-        return [self._register_sample(tag, block, registers, now) for tag in block.tags]
+        return BlockResult(
+            [
+                sample_from_registers(t, block, registers, byte_order_of(t, self.device), now)
+                for t in block.tags
+            ]
+        )
 
-    def _bit_sample(self, tag: Tag, block: ReadBlock, bits: list[bool], now: float) -> Sample:
-        index = _address(tag).offset - block.start
-        if index >= len(bits):
-            return Sample.bad(tag.name, f"modbus: short response reading {block}", now)
-        return Sample(tag.name, bool(bits[index]), Quality.GOOD, now, now)
 
-    def _register_sample(
-        self, tag: Tag, block: ReadBlock, registers: list[int], now: float
-    ) -> Sample:
-        index = _address(tag).offset - block.start
-        words = registers[index : index + tag.register_count]
-        if len(words) < tag.register_count:
-            return Sample.bad(tag.name, f"modbus: short response reading {block}", now)
-        try:
-            value: Value = decode_registers(
-                words, tag.data_type, tag.byte_order or self.device.byte_order
-            )
-        except DecodeError as exc:
-            return Sample.bad(tag.name, f"decode: {exc}", now)
-        except Exception as exc:
-            return Sample.bad(tag.name, f"decode: {tag.data_type.value}: {exc}", now)
-        if tag.data_type is DataType.BOOL:
-            value = bool(value)
-        return Sample(tag.name, value, Quality.GOOD, now, now)
+def _raise_if_cancelling() -> None:
+    """Honour a cancellation that a library call swallowed (see ModbusWorker.stop)."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
+ModbusTcpWorker = ModbusWorker  # the name the supervisor and benchmarks know
+
+
+def build_modbus_workers(
+    devices_with_tags: Iterable[tuple[Device, Sequence[Tag]]],
+    bus: TagBus,
+    on_status: DeviceStatusListener | None = None,
+) -> dict[str, ModbusWorker]:
+    """One worker per Modbus device; devices with the same (kind, host, port), or the
+    same serial port, share one link. The link allows the smallest max_outstanding of
+    its devices, and takes timeout and serial settings from the first device."""
+    entries = list(devices_with_tags)
+    groups: dict[tuple[object, ...], list[Device]] = {}
+    for device, _tags in entries:
+        if not device.kind.is_modbus:
+            raise ValueError(f"device {device.name} is not a Modbus device ({device.kind})")
+        groups.setdefault(link_key(device), []).append(device)
+    links = {
+        key: ModbusLink(members[0], min(d.max_outstanding for d in members))
+        for key, members in groups.items()
+    }
+    for _device, tags in entries:
+        for tag in tags:
+            address_of(tag)  # a tag without a Modbus address is a config bug: say so now
+    return {
+        device.name: ModbusWorker(device, tags, bus, on_status, link=links[link_key(device)])
+        for device, tags in entries
+    }

@@ -1,30 +1,47 @@
-"""OPC UA device worker: one subscription per connection, reconnect with backoff.
+"""OPC UA device worker: one subscription per connection (or polling), reconnect with backoff.
 
 asyncua's own auto-reconnect stays off: this worker tears the session down, marks
 every tag BAD and rebuilds the connection and subscription itself, with the same
-backoff as the Modbus worker, so both protocols behave alike for the operator.
+backoff as the Modbus worker, so both protocols behave alike for the operator. When
+the device says ``subscriptions = false``, or the server refuses CreateSubscription,
+the worker polls every node with one Read per poll interval instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
+import math
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 from asyncua import ua
 from asyncua.client.client import Client
-from asyncua.common.node import Node
-from asyncua.ua.uaerrors import UaError
+from asyncua.ua.attribute_ids import AttributeIds
+from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
 from hmi.core.bus import TagBus
+from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, OpcUaAddress, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
+from hmi.core.writes import WriteResult
+from hmi.devices import opcua_security
 from hmi.devices.connection import CommError, ReconnectBackoff, StatusTracker, bad_samples
+from hmi.devices.opcua_security import PasswordProvider
+from hmi.devices.opcua_stats import StatsObserver, instrument
+from hmi.devices.opcua_subscription import (
+    MonitoredItemPlan,
+    SubscriptionRefusedError,
+    plan_items,
+    subscribe,
+)
+from hmi.devices.opcua_values import sample_from_datavalue
+from hmi.devices.opcua_writes import write_or_fail
+
+__all__ = ["OpcUaWorker", "sample_from_datavalue"]
 
 _log = logging.getLogger(__name__)
 
@@ -34,50 +51,8 @@ Clock = Callable[[], float]
 _DISCONNECT_TIMEOUT = 1.0  # a dead server must not hang stop()
 
 
-def _plain_value(value: Any) -> Value:
-    """Map an OPC UA value onto the Sample value types; others become their text."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    return str(value)
-
-
-def _timestamp(stamp: dt.datetime | None) -> float | None:
-    if stamp is None:
-        return None
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)  # OPC UA DateTime is UTC
-    return stamp.timestamp()
-
-
-def sample_from_datavalue(tag: str, value: ua.DataValue, now: float) -> Sample:
-    """Turn an OPC UA DataValue into a Sample, quality from its StatusCode."""
-    status = value.StatusCode or ua.StatusCode()  # absent means Good
-    source = _timestamp(value.SourceTimestamp) or _timestamp(value.ServerTimestamp) or now
-    if status.is_good():
-        quality, detail = Quality.GOOD, ""
-    elif status.is_uncertain():
-        quality, detail = Quality.UNCERTAIN, f"opcua: {status.name}"
-    else:
-        return Sample(tag, None, Quality.BAD, source, now, f"opcua: {status.name}")
-    raw = value.Value.Value if value.Value is not None else None
-    return Sample(tag, _plain_value(raw), quality, source, now, detail)
-
-
-class _DataChangeHandler:
-    """asyncua subscription handler: forwards changes and status to the worker."""
-
-    def __init__(self, worker: OpcUaWorker) -> None:
-        self._worker = worker
-
-    def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
-        self._worker._on_datachange(node, data.monitored_item.Value)
-
-    def status_change_notification(self, status: ua.StatusChangeNotification) -> None:
-        self._worker._on_subscription_status(status)
-
-
 class OpcUaWorker:
-    """Subscribes to one OPC UA server's tags and publishes their Samples."""
+    """Subscribes to (or polls) one OPC UA server's tags and publishes their Samples."""
 
     def __init__(
         self,
@@ -86,33 +61,48 @@ class OpcUaWorker:
         bus: TagBus,
         on_status: DeviceStatusListener | None = None,
         clock: Clock = time.time,
+        *,
+        pki_dir: Path | None = None,
+        password_provider: PasswordProvider | None = None,
     ) -> None:
         self.device = device
         self.tags = tuple(tags)
         self._bus = bus
         self._clock = clock
+        self._pki_dir = pki_dir
+        self._password_provider = password_provider
         self._tracker = StatusTracker(device.name, on_status, clock)
         self._backoff = ReconnectBackoff()
+        self.stats = RequestStats()
+        self._observer = StatsObserver(self.stats)
         self._client: Client | None = None
         self._lost: asyncio.Event | None = None
         self._lost_reason = ""
-        self._tags_by_node: dict[ua.NodeId, list[Tag]] = {}
+        self._node_ids: dict[str, ua.NodeId] = {}  # tag name -> resolved node, per session
+        self._items: dict[int, MonitoredItemPlan] = {}
+        self._variants: dict[ua.NodeId, ua.VariantType] = {}
+        self._last_published: dict[str, Sample] = {}
         self._run_task: asyncio.Task[None] | None = None
+        self.polling = False  # True while reading with Read instead of a subscription
+        self.monitored_items: tuple[MonitoredItemPlan, ...] = ()
 
     @property
     def status(self) -> DeviceStatus:
         return self._tracker.status
 
+    @property
+    def notifications(self) -> int:
+        """Data-change notifications received since start."""
+        return self._observer.notifications
+
     async def run(self) -> None:
-        """Keep a subscription alive until cancelled; only CancelledError escapes."""
+        """Keep the subscription (or polling) alive until cancelled; only CancelledError escapes."""
         self._run_task = asyncio.current_task()
         try:
             while True:
                 try:
                     await self._connect()
-                    await self._subscribe()
-                    self._backoff.reset()
-                    await self._watch_connection()
+                    await self._serve()
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
@@ -132,15 +122,7 @@ class OpcUaWorker:
             client = self._client
             assert client is not None
             nodes, samples = await self._resolve_nodes(client)
-            tagged = [(tag, node) for tag, node in nodes.items()]
-            if tagged:
-                values = await asyncio.wait_for(
-                    client.read_attributes([node for _, node in tagged]),
-                    timeout=self.device.timeout + 1.0,
-                )
-                now = self._clock()
-                for (tag, _), value in zip(tagged, values, strict=True):
-                    samples.append(self._tag_sample(tag, value, now))
+            samples.extend(await self._read(client, nodes))
             return samples
         except asyncio.CancelledError:
             raise
@@ -149,6 +131,40 @@ class OpcUaWorker:
             await self._disconnect()
             self._tracker.set(ConnectionState.DISCONNECTED, last_error=reason)
             return bad_samples(self.tags, f"comm: {reason}", self._clock())
+
+    async def write(self, tag: Tag, value: Value) -> WriteResult:
+        """Write with the node's data type, read back and compare; never raises."""
+        status = self.status
+        not_connected = f"{self.device.name} is not connected" + (
+            f" ({status.last_error})" if status.last_error else ""
+        )
+        return await write_or_fail(
+            self._client,
+            self._node_ids.get(tag.name),
+            tag,
+            value,
+            self._variants,
+            request_timeout=self.device.timeout,
+            endpoint=self.device.endpoint,
+            not_connected=not_connected,
+        )
+
+    def diagnostics(self) -> DeviceDiagnostics:
+        status = self.status
+        stats = self.stats
+        return DeviceDiagnostics(
+            device=self.device.name,
+            state=status.state,
+            last_error=status.last_error,
+            requests_per_s=stats.requests_per_second(),
+            latency_p50=stats.latency_percentile(0.5),
+            latency_p99=stats.latency_percentile(0.99),
+            reconnects=status.reconnects,
+            errors=stats.errors,
+            requests=stats.requests,
+            bytes_sent=stats.bytes_sent,
+            bytes_received=stats.bytes_received,
+        )
 
     async def stop(self) -> None:
         """Cancel run() if it is running and close the session within a bounded time."""
@@ -166,29 +182,56 @@ class OpcUaWorker:
         if isinstance(exc, CommError):
             return str(exc)
         if isinstance(exc, TimeoutError):
-            return f"no response from {self.device.endpoint} within {self.device.timeout:g} s"
+            return f"no answer from {self.device.endpoint} within {self.device.timeout:g} s"
         if isinstance(exc, ConnectionRefusedError):
             return f"connection refused by {self.device.endpoint}"
+        if isinstance(exc, UaStatusCodeError):
+            return f"{ua.StatusCode(exc.code).name} from {self.device.endpoint}"
         text = str(exc) or type(exc).__name__
         return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
     async def _connect(self) -> None:
         await self._disconnect()
         self._tracker.set(ConnectionState.CONNECTING, retry_in=0.0)
-        interval = max(0.1, self.device.poll_interval)
+        # asyncua probes the server state every watchdog interval and gives the probe that
+        # same time to answer: never less than the request timeout, or a busy server (5,000
+        # items at 100 ms) is declared lost and re-subscribed over and over. A closed socket
+        # is seen at once through connection_lost_callback; a silent hang within two probes.
+        interval = max(1.0, self.device.poll_interval, self.device.timeout)
+        if not self.device.subscriptions:
+            interval = max(interval * 4, 5.0)  # each poll's Read already proves the link
         client = Client(
             url=self.device.endpoint,
             timeout=self.device.timeout,
-            watchdog_intervall=interval,  # server-state probe period: loss seen within one poll
+            watchdog_intervall=interval,
         )
         # asyncua asks for 1 h; servers commonly cap at 10 min and asyncua warns each time.
         client.session_timeout = SESSION_TIMEOUT_MS
+        instrument(client, self.stats, self._observer)
         self._lost = asyncio.Event()
         self._lost_reason = ""
         client.connection_lost_callback = self._on_connection_lost
         self._client = client
-        # connect() has no overall deadline of its own (only per request)
-        await asyncio.wait_for(client.connect(), timeout=self.device.timeout * 2)
+        self._variants.clear()
+        security = self.device.security
+        await opcua_security.configure(
+            client,
+            security,
+            pki_dir=self._pki_dir,
+            password_provider=self._password_provider,
+            request_timeout=self.device.timeout,
+        )
+        limit = self.device.timeout * 2
+        try:
+            # connect() has no overall deadline of its own (only per request)
+            await asyncio.wait_for(client.connect(), timeout=limit)
+        except TimeoutError:
+            raise CommError(f"no answer from {self.device.endpoint} within {limit:g} s") from None
+        except UaStatusCodeError as exc:
+            refusal = opcua_security.login_refusal(exc, security)
+            if refusal is None:
+                raise
+            raise CommError(refusal) from exc
         self._tracker.set(ConnectionState.CONNECTED, last_error="", retry_in=0.0)
 
     async def _disconnect(self) -> None:
@@ -214,18 +257,22 @@ class OpcUaWorker:
             self._lost_reason = reason
             self._lost.set()
 
+    async def _wait_lost(self, interval: float) -> None:
+        """Sleep ``interval``; raise CommError if the connection is found dead meanwhile."""
+        lost = self._lost
+        assert lost is not None
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(lost.wait(), timeout=interval)
+        if lost.is_set():
+            raise CommError(self._lost_reason or "connection lost")
+
     async def _watch_connection(self) -> None:
         """Return (by raising CommError) once the connection is found dead."""
-        lost = self._lost
         client = self._client
-        assert lost is not None
         assert client is not None
         interval = max(0.1, self.device.poll_interval)
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(lost.wait(), timeout=interval)
-            if lost.is_set():
-                raise CommError(self._lost_reason or "connection lost")
+            await self._wait_lost(interval)
             try:
                 await client.check_connection()
             except ConnectionError as exc:
@@ -233,6 +280,7 @@ class OpcUaWorker:
 
     async def _handle_comm_loss(self, reason: str) -> None:
         await self._disconnect()
+        self._last_published.clear()
         delay = self._backoff.next_delay()
         _log.warning("%s: %s; retrying in %.1f s", self.device.name, reason, delay)
         loop = asyncio.get_running_loop()
@@ -247,11 +295,11 @@ class OpcUaWorker:
                 return
             await asyncio.sleep(min(remaining, self.device.poll_interval))
 
-    # -- subscription -------------------------------------------------------------------
+    # -- values -------------------------------------------------------------------------
 
-    async def _resolve_nodes(self, client: Client) -> tuple[dict[Tag, Node], list[Sample]]:
+    async def _resolve_nodes(self, client: Client) -> tuple[dict[Tag, ua.NodeId], list[Sample]]:
         """Parse each tag's node id (resolving "nsu=" URIs); bad ids give BAD samples."""
-        nodes: dict[Tag, Node] = {}
+        nodes: dict[Tag, ua.NodeId] = {}
         bad: list[Sample] = []
         namespaces: dict[str, int] = {}
         for tag in self.tags:
@@ -271,40 +319,94 @@ class OpcUaWorker:
                 detail = f"config: invalid node id {address.node_id!r} ({exc})"
                 bad.append(Sample.bad(tag.name, detail, self._clock()))
                 continue
-            nodes[tag] = client.get_node(node_id)
+            nodes[tag] = node_id
+        self._node_ids = {tag.name: node_id for tag, node_id in nodes.items()}
         return nodes, bad
 
-    async def _subscribe(self) -> None:
+    async def _serve(self) -> None:
+        """Deliver values until the connection dies: by subscription, else by polling."""
         client = self._client
         assert client is not None
         nodes, bad = await self._resolve_nodes(client)
-        self._tags_by_node = {}
-        for tag, node in nodes.items():
-            self._tags_by_node.setdefault(node.nodeid, []).append(tag)
         if bad:
             self._bus.publish_many(bad)
+        if self.device.subscriptions and nodes:
+            try:
+                await self._subscribe(client, nodes)
+            except SubscriptionRefusedError as exc:
+                note = (
+                    f"subscriptions refused by the server ({exc.status}): "
+                    f"polling every {self.device.poll_interval:g} s"
+                )
+                _log.warning("%s: %s", self.device.name, note)
+                self.monitored_items = ()
+                self._tracker.set(ConnectionState.CONNECTED, last_error=note)
+            else:
+                self.polling = False
+                self._backoff.reset()
+                await self._watch_connection()
+                return
+        self.polling = True
+        self._backoff.reset()
+        await self._poll(client, nodes)
+
+    async def _subscribe(self, client: Client, nodes: dict[Tag, ua.NodeId]) -> None:
+        default = self.device.poll_interval
+        plans = plan_items(nodes, default)
+        self.monitored_items = tuple(plans)
+        publishing = min([default, *(plan.sampling_interval for plan in plans)])
+        active = await subscribe(
+            client, plans, publishing, self._on_datachange, self._on_subscription_status
+        )
+        self._items = active.items
+        now = self._clock()
+        self._bus.publish_many(
+            Sample.bad(tag.name, reason, now) for plan, reason in active.failed for tag in plan.tags
+        )
+
+    async def _poll(self, client: Client, nodes: dict[Tag, ua.NodeId]) -> None:
+        interval = max(0.05, self.device.poll_interval)
+        while True:
+            started = asyncio.get_running_loop().time()
+            self._publish_polled(await self._read(client, nodes))
+            elapsed = asyncio.get_running_loop().time() - started
+            await self._wait_lost(max(0.0, interval - elapsed))
+
+    async def _read(self, client: Client, nodes: dict[Tag, ua.NodeId]) -> list[Sample]:
+        """One Read request for all nodes, with source and server timestamps."""
         if not nodes:
-            return
-        period_ms = self.device.poll_interval * 1000.0
-        subscription = await client.create_subscription(period_ms, _DataChangeHandler(self))
-        unique = list({node.nodeid: node for node in nodes.values()}.values())
-        results = await subscription.subscribe_data_change(
-            unique, sampling_interval=ua.Double(period_ms)
+            return []
+        tags = list(nodes)
+        params = ua.ReadParameters()
+        params.TimestampsToReturn = ua.TimestampsToReturn.Both
+        params.NodesToRead = [
+            ua.ReadValueId(NodeId=nodes[tag], AttributeId=AttributeIds.Value) for tag in tags
+        ]
+        values = await asyncio.wait_for(
+            client.uaclient.read(params), timeout=self.device.timeout + 1.0
         )
         now = self._clock()
-        failed: list[Sample] = []
-        for node, result in zip(unique, results, strict=True):
-            if isinstance(result, ua.StatusCode):
-                detail = f"opcua: {result.name} subscribing {node.nodeid.to_string()}"
-                tags = self._tags_by_node[node.nodeid]
-                failed.extend(Sample.bad(tag.name, detail, now) for tag in tags)
-        if failed:
-            self._bus.publish_many(failed)
+        return [self._tag_sample(tag, value, now) for tag, value in zip(tags, values, strict=True)]
 
-    def _on_datachange(self, node: Node, value: ua.DataValue) -> None:
-        tags = self._tags_by_node.get(node.nodeid, ())
+    def _publish_polled(self, samples: Iterable[Sample]) -> None:
+        """Publish a poll's samples; tags with a deadband only when they moved past it."""
+        deadbands = {tag.name: tag.deadband for tag in self.tags if tag.deadband > 0}
+        out: list[Sample] = []
+        for sample in samples:
+            deadband = deadbands.get(sample.tag)
+            last = self._last_published.get(sample.tag)
+            if deadband and last is not None and _within(last, sample, deadband):
+                continue
+            self._last_published[sample.tag] = sample
+            out.append(sample)
+        self._bus.publish_many(out)
+
+    def _on_datachange(self, handle: int, value: ua.DataValue) -> None:
+        plan = self._items.get(handle)
+        if plan is None:
+            return
         now = self._clock()
-        self._bus.publish_many(self._tag_sample(tag, value, now) for tag in tags)
+        self._bus.publish_many(self._tag_sample(tag, value, now) for tag in plan.tags)
 
     def _on_subscription_status(self, status: ua.StatusChangeNotification) -> None:
         code = status.Status
@@ -323,3 +425,15 @@ class OpcUaWorker:
                 f"{sample.detail} reading {tag.address.node_id}",
             )
         return sample
+
+
+def _within(last: Sample, new: Sample, deadband: float) -> bool:
+    """Is ``new`` the same as ``last`` but for a numeric change within the deadband?"""
+    if last.quality is not new.quality or last.detail != new.detail:
+        return False
+    a, b = last.value, new.value
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= deadband
+    return a == b

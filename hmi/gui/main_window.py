@@ -3,27 +3,40 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QLabel, QMainWindow, QSplitter, QStatusBar, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent, QColor
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QSplitter,
+    QStatusBar,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from hmi.core.bus import TagBus
+from hmi.core.diagnostics import DeviceDiagnostics
 from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.samples import Sample
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.gui.bridge import BusBridge
 from hmi.gui.device_status import DeviceStatusBar
+from hmi.gui.device_view import DeviceView
 from hmi.gui.events_view import EventQueueView
 from hmi.gui.formatting import format_clock
 from hmi.gui.tag_table import TagTableModel, TagTableView
 from hmi.gui.trend import TrendView
 from hmi.gui.uiloader import load_ui, theme_stylesheet
+from hmi.services.devices import from_status
 
 W = TypeVar("W", bound=QObject)
+DiagnosticsProvider = Callable[[], dict[str, DeviceDiagnostics]]
+_DOWN_TAB_TEXT = QColor("#c62828")
 
 
 def _child(parent: QObject, kind: type[W], name: str) -> W:
@@ -51,6 +64,7 @@ class MainWindow(QMainWindow):
         outbox: OutboxMonitor,
         user: str,
         statuses: Sequence[DeviceStatus] = (),
+        diagnostics: DiagnosticsProvider | None = None,
     ) -> None:
         super().__init__()
         form = load_ui("main_window")
@@ -79,8 +93,20 @@ class MainWindow(QMainWindow):
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
         self._status_signals = _StatusSignals()
         self._status_signals.changed.connect(self.device_status.update)
+        self._statuses: dict[str, DeviceStatus] = {}
+        self._device_names = [d.name for d in site.devices]
+        self._status_signals.changed.connect(self._remember_status)
         for status in statuses:
             self.device_status.update(status)
+            self._remember_status(status)
+
+        # Without a provider (tests, older callers) the view still shows each device's
+        # state from the status callbacks, with no counters.
+        self.device_view = DeviceView(diagnostics or self._diagnostics_from_statuses)
+        self._host("deviceBox").addWidget(self.device_view)
+        self._tabs = _child(self, QTabWidget, "viewTabs")
+        self.device_view.refreshed.connect(self._on_devices_refreshed)
+        self._on_devices_refreshed(*self.device_view.model.counts())
 
         self.bridge = BusBridge(bus)
         self.bridge.samplesArrived.connect(self._on_samples)
@@ -100,6 +126,26 @@ class MainWindow(QMainWindow):
         """Thread-agnostic entry for the supervisor's status callbacks."""
         self._status_signals.changed.emit(status)
 
+    def _remember_status(self, status: DeviceStatus) -> None:
+        self._statuses[status.device] = status
+
+    def _diagnostics_from_statuses(self) -> dict[str, DeviceDiagnostics]:
+        known = [self._statuses[name] for name in self._device_names if name in self._statuses]
+        return {status.device: from_status(status) for status in known}
+
+    def _on_devices_refreshed(self, down: int, rising: int) -> None:
+        """The Devices tab says when something there is abnormal, even while hidden."""
+        index = self._tabs.indexOf(_child(self, QWidget, "devicesTab"))
+        if down:
+            text, colour = f"Devices — {down} DOWN", _DOWN_TAB_TEXT
+        elif rising:
+            text, colour = f"Devices — errors on {rising}", QColor()
+        else:
+            text, colour = "Devices", QColor()
+        if self._tabs.tabText(index) != text:
+            self._tabs.setTabText(index, text)
+            self._tabs.tabBar().setTabTextColor(index, colour)
+
     def _on_samples(self, samples: list[Sample]) -> None:
         self.tag_model.update_samples(samples)
         self.trend.add_samples(samples)
@@ -111,6 +157,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._tick.stop()
+        self.device_view.stop()
         self.bridge.close()
         self.events.close_view()
         super().closeEvent(event)

@@ -30,23 +30,23 @@ BACKEND_ADVICE = (
 
 
 class SecretError(Exception):
-    """The MES secret cannot be read; the message says what to do."""
+    """A secret cannot be read; the message says what to do."""
 
 
 class MissingSecretError(SecretError):
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, what: str = "MES API key") -> None:
         super().__init__(
-            f"no MES API key is stored in the keyring under service '{SERVICE}', "
+            f"no {what} is stored in the keyring under service '{SERVICE}', "
             f"name '{name}': store it with `python -m keyring set {SERVICE} {name}`"
         )
         self.name = name
 
 
 class NoKeyringBackendError(SecretError):
-    def __init__(self, backend: str) -> None:
+    def __init__(self, backend: str, what: str = "MES API key") -> None:
         super().__init__(
             f"no usable keyring backend on this machine (keyring chose {backend}), so "
-            f"the MES API key cannot be read. {BACKEND_ADVICE}"
+            f"the {what} cannot be read. {BACKEND_ADVICE}"
         )
 
 
@@ -60,23 +60,36 @@ def has_usable_backend(backend: keyring.backend.KeyringBackend | None = None) ->
     return True
 
 
-def read_api_key(link: MesLink) -> str:
-    """The API key for ``link``; blocking (D-Bus), so call it through asyncio.to_thread."""
+def read_secret(name: str, what: str = "secret") -> str:
+    """The secret stored under service 'hmi', entry ``name``; ``what`` names it in errors.
+
+    Blocking (D-Bus on Linux): call it through asyncio.to_thread.
+    """
     backend = keyring.get_keyring()
     if not has_usable_backend(backend):
-        raise NoKeyringBackendError(backend.name)
+        raise NoKeyringBackendError(backend.name, what)
     try:
-        key = keyring.get_password(SERVICE, link.api_key_secret)
+        secret = keyring.get_password(SERVICE, name)
     except keyring.errors.NoKeyringError as exc:
-        raise NoKeyringBackendError(backend.name) from exc
+        raise NoKeyringBackendError(backend.name, what) from exc
     except keyring.errors.KeyringError as exc:
         raise SecretError(
-            f"the keyring ({backend.name}) refused to give the MES API key "
-            f"'{link.api_key_secret}': {exc}; unlock the keyring and try again"
+            f"the keyring ({backend.name}) refused to give the {what} "
+            f"'{name}': {exc}; unlock the keyring and try again"
         ) from exc
-    if not key:
-        raise MissingSecretError(link.api_key_secret)
-    return key
+    if not secret:
+        raise MissingSecretError(name, what)
+    return secret
+
+
+def read_api_key(link: MesLink) -> str:
+    """The API key for ``link``."""
+    return read_secret(link.api_key_secret, "MES API key")
+
+
+def read_password(name: str) -> str:
+    """An OPC UA user's password (the devices' password provider)."""
+    return read_secret(name, "OPC UA password")
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

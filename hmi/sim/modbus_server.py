@@ -1,4 +1,5 @@
-"""Modbus TCP simulators: the demo filler (ModbusPlantServer) and a bare register bank.
+"""Modbus simulators (TCP, RTU over TCP, RTU serial): the demo filler
+(ModbusPlantServer) and a bare register bank.
 
 Built on pymodbus's SimDevice/SimData API with four non-shared tables; the deprecated
 ModbusDeviceContext/ModbusServerContext datastore is not used (it logs a warning in
@@ -11,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Sequence
+from typing import cast
 
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
+from pymodbus.framer import FramerType
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.simulator import DataType as SimDataType
 from pymodbus.simulator import SimData, SimDevice
 
@@ -56,9 +60,14 @@ DI_TANK_LOW = 0
 
 
 class ModbusSimServer:
-    """A pymodbus TCP server over four in-memory tables held as plain lists.
+    """A pymodbus server over four in-memory tables per unit, held as plain lists.
 
     Bit tables are held packed, 16 bits a register, bit 0 first, as SimRuntime does.
+    ``unit_ids`` serves several units, each with its own tables, as a gateway does;
+    ``framer="rtu"`` speaks RTU frames over TCP; ``serial_port`` serves RTU on a serial
+    line (or a pty) instead of TCP. Faults for tests: ``refuse`` (addresses answered with
+    exception 2), ``read_only`` (writes answered with exception 2), ``clamp`` (writes
+    limited, as a PLC program limits a setpoint).
     """
 
     def __init__(
@@ -71,23 +80,39 @@ class ModbusSimServer:
         discrete_inputs: int = 16,
         holding_count: int = 16,
         input_count: int = 16,
+        unit_ids: Sequence[int] = (),
+        framer: str = "socket",
+        serial_port: str = "",
     ) -> None:
+        if framer not in ("socket", "rtu"):
+            raise ValueError(f"framer must be 'socket' or 'rtu', not {framer!r}")
         self._host = host
         self._requested_port = port
         self._port = port
-        self._unit_id = unit_id
+        self._units = tuple(unit_ids) or (unit_id,)
+        self._unit_id = self._units[0]
+        self._framer = FramerType.RTU if framer == "rtu" or serial_port else FramerType.SOCKET
+        self._serial_port = serial_port
         self._sizes = {
             RegisterTable.COIL: max(16, coils),
             RegisterTable.DISCRETE_INPUT: max(16, discrete_inputs),
             RegisterTable.HOLDING_REGISTER: max(1, holding_count),
             RegisterTable.INPUT_REGISTER: max(1, input_count),
         }
-        self._image: dict[RegisterTable, list[int]] = {
-            table: [0] * (-(-size // 16) if table.is_bit else size)
-            for table, size in self._sizes.items()
+        self._images: dict[int, dict[RegisterTable, list[int]]] = {
+            unit: {
+                table: [0] * (-(-size // 16) if table.is_bit else size)
+                for table, size in self._sizes.items()
+            }
+            for unit in self._units
         }
-        self._server: ModbusTcpServer | None = None
+        self._image = self._images[self._unit_id]
+        self._refused: list[tuple[RegisterTable, range, ExcCodes]] = []
+        self._read_only: list[tuple[RegisterTable, range]] = []
+        self._clamps: dict[tuple[RegisterTable, int], tuple[int, int]] = {}
+        self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self.requests = 0  # requests served, for benchmarks
+        self.connections = 0  # client connections accepted since start
 
     @property
     def port(self) -> int:
@@ -98,11 +123,11 @@ class ModbusSimServer:
     def running(self) -> bool:
         return self._server is not None
 
-    def _sim_device(self) -> SimDevice:
+    def _sim_device(self, unit: int) -> SimDevice:
         bits = self._sizes[RegisterTable.COIL]
         inputs = self._sizes[RegisterTable.DISCRETE_INPUT]
         return SimDevice(
-            id=self._unit_id,
+            id=unit,
             simdata=(
                 [SimData(0, values=[False] * bits, datatype=SimDataType.BITS)],
                 [SimData(0, values=[False] * inputs, datatype=SimDataType.BITS)],
@@ -121,15 +146,30 @@ class ModbusSimServer:
                     )
                 ],
             ),
-            action=self._on_request,
+            action=functools.partial(self._on_request, unit),
         )
 
+    def _on_connect(self, connected: bool) -> None:
+        if connected:
+            self.connections += 1
+
     async def start(self) -> None:
-        """Listen on host:port; with port 0 the OS picks one (see ``port``)."""
+        """Listen on host:port (or open the serial port); with port 0 the OS picks one."""
         if self._server is not None:
             return
-        port = self._port if self._port else self._requested_port
-        server = ModbusTcpServer(self._sim_device(), address=(self._host, port))
+        devices = [self._sim_device(unit) for unit in self._units]
+        server: ModbusTcpServer | ModbusSerialServer
+        if self._serial_port:
+            server = ModbusSerialServer(
+                devices, port=self._serial_port, framer=FramerType.RTU, baudrate=19200,
+                trace_connect=self._on_connect,
+            )
+        else:
+            port = self._port if self._port else self._requested_port
+            server = ModbusTcpServer(
+                devices, address=(self._host, port), framer=self._framer,
+                trace_connect=self._on_connect,
+            )
         await server.serve_forever(background=True)
         self._server = server
         sockets = getattr(server.transport, "sockets", None)
@@ -150,28 +190,67 @@ class ModbusSimServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(wait_closed(), timeout=1.0)
 
+    # -- faults ---------------------------------------------------------------------
+
+    def refuse(
+        self,
+        table: RegisterTable,
+        offset: int,
+        count: int = 1,
+        code: ExcCodes = ExcCodes.ILLEGAL_ADDRESS,
+    ) -> None:
+        """Answer any request touching these registers with ``code``: exception 2 is
+        what a PLC says of addresses its program does not map (register tables only)."""
+        self._refused.append((table, range(offset, offset + count), code))
+
+    def read_only(self, table: RegisterTable, offset: int, count: int = 1) -> None:
+        """Answer writes to these registers (or coils) with exception 2."""
+        self._read_only.append((table, range(offset, offset + count)))
+
+    def clamp(self, table: RegisterTable, offset: int, low: int, high: int) -> None:
+        """Limit what a client writes to one register (unsigned raw value)."""
+        self._clamps[(table, offset)] = (low, high)
+
+    @staticmethod
+    def _hits(ranges: list[tuple[RegisterTable, range]], table: RegisterTable, span: range) -> bool:
+        return any(t is table and r.start < span.stop and span.start < r.stop for t, r in ranges)
+
     # -- register image -------------------------------------------------------------
 
-    def set_registers(self, table: RegisterTable, offset: int, registers: Sequence[int]) -> None:
+    def _unit_image(self, unit: int | None) -> dict[RegisterTable, list[int]]:
+        return self._images[self._unit_id if unit is None else unit]
+
+    def set_registers(
+        self,
+        table: RegisterTable,
+        offset: int,
+        registers: Sequence[int],
+        *,
+        unit: int | None = None,
+    ) -> None:
         """Set 16-bit registers of a register table (holding or input)."""
         if table.is_bit:
             raise ValueError(f"{table.value} is a bit table; use set_bits")
-        image = self._image[table]
+        image = self._unit_image(unit)[table]
         if offset < 0 or offset + len(registers) > len(image):
             raise IndexError(f"{table.value}:{offset}..{offset + len(registers) - 1} not served")
         image[offset : offset + len(registers)] = [r & 0xFFFF for r in registers]
 
-    def set_holding(self, offset: int, registers: Sequence[int]) -> None:
-        self.set_registers(RegisterTable.HOLDING_REGISTER, offset, registers)
+    def set_holding(
+        self, offset: int, registers: Sequence[int], *, unit: int | None = None
+    ) -> None:
+        self.set_registers(RegisterTable.HOLDING_REGISTER, offset, registers, unit=unit)
 
-    def set_input(self, offset: int, registers: Sequence[int]) -> None:
-        self.set_registers(RegisterTable.INPUT_REGISTER, offset, registers)
+    def set_input(self, offset: int, registers: Sequence[int], *, unit: int | None = None) -> None:
+        self.set_registers(RegisterTable.INPUT_REGISTER, offset, registers, unit=unit)
 
-    def set_bits(self, table: RegisterTable, offset: int, bits: Sequence[bool]) -> None:
+    def set_bits(
+        self, table: RegisterTable, offset: int, bits: Sequence[bool], *, unit: int | None = None
+    ) -> None:
         """Set bits of a bit table (coils or discrete inputs)."""
         if not table.is_bit:
             raise ValueError(f"{table.value} is a register table; use set_registers")
-        image = self._image[table]
+        image = self._unit_image(unit)[table]
         if offset < 0 or offset + len(bits) > self._sizes[table]:
             raise IndexError(f"{table.value}:{offset}..{offset + len(bits) - 1} not served")
         for i, bit in enumerate(bits):
@@ -181,18 +260,21 @@ class ModbusSimServer:
             else:
                 image[word] &= ~(1 << shift) & 0xFFFF
 
-    def registers(self, table: RegisterTable, offset: int, count: int) -> list[int]:
-        return list(self._image[table][offset : offset + count])
+    def registers(
+        self, table: RegisterTable, offset: int, count: int, *, unit: int | None = None
+    ) -> list[int]:
+        return list(self._unit_image(unit)[table][offset : offset + count])
 
-    def bit(self, table: RegisterTable, offset: int) -> bool:
+    def bit(self, table: RegisterTable, offset: int, *, unit: int | None = None) -> bool:
         word, shift = divmod(offset, 16)
-        return bool(self._image[table][word] >> shift & 1)
+        return bool(self._unit_image(unit)[table][word] >> shift & 1)
 
     def _on_write(self, table: RegisterTable, address: int, values: Sequence[int | bool]) -> None:
-        """Hook for subclasses: a client wrote ``values`` at ``address``."""
+        """Hook for subclasses: a client wrote ``values`` at ``address`` (first unit)."""
 
     async def _on_request(
         self,
+        unit: int,
         function_code: int,
         start_address: int,
         address: int,
@@ -205,20 +287,31 @@ class ModbusSimServer:
         table = _FC_TABLE.get(function_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
-        image = self._image[table]
+        image = self._images[unit][table]
         if table.is_bit:
             # for bit tables pymodbus passes the bit address and a count of registers
             first = address // 16 - start_address
-            current_registers[first : first + count] = image[first : first + count]
+            span = range(address, address + len(set_values) if set_values else address + 1)
         else:
             first = address - start_address
-            current_registers[first : first + count] = image[first : first + count]
+            span = range(address, address + count)
+            for refused, addresses, code in self._refused:
+                if self._hits([(refused, addresses)], table, span):
+                    return code
+        if set_values and self._hits(self._read_only, table, span):
+            return ExcCodes.ILLEGAL_ADDRESS
+        current_registers[first : first + count] = image[first : first + count]
         if set_values:
             if table.is_bit:
-                self.set_bits(table, address, [bool(v) for v in set_values])
+                self.set_bits(table, address, [bool(v) for v in set_values], unit=unit)
             else:
-                image[first : first + len(set_values)] = [int(v) & 0xFFFF for v in set_values]
-            self._on_write(table, address, list(set_values))
+                words = cast(list[int], set_values)  # pymodbus changes registers from it
+                for i, value in enumerate(words):
+                    low, high = self._clamps.get((table, address + i), (0, 0xFFFF))
+                    words[i] = min(high, max(low, int(value) & 0xFFFF))
+                image[first : first + len(words)] = list(words)
+            if unit == self._unit_id:
+                self._on_write(table, address, list(set_values))
         return None
 
 

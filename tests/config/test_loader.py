@@ -277,3 +277,17 @@ def test_bit_only_on_a_register_bool():
     text = FULL.replace('type = "bool"', 'type = "uint16"')
     (error,) = errors_of(text)
     assert 'bit is for type = "bool" tags in a holding_register or input_register' in error
+
+
+def test_devices_on_one_serial_port_must_agree_on_its_settings():
+    text = FULL + '''
+[[devices]]
+name = "rtu2"
+kind = "modbus_rtu"
+serial_port = "/dev/ttyUSB0"
+baudrate = 19200
+parity = "N"
+unit_id = 2
+'''
+    errors = errors_of(text)
+    assert any("shares /dev/ttyUSB0 with 'rtu'" in e for e in errors), errors

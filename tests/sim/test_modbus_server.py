@@ -93,3 +93,42 @@ def test_stop_releases_the_port_for_a_restart() -> None:
             await second.stop()
 
     asyncio.run(scenario())
+
+
+def test_units_faults_and_rtu_framing() -> None:
+    from pymodbus.framer import FramerType
+
+    from hmi.core.site import RegisterTable
+    from hmi.sim.modbus_server import ModbusSimServer
+
+    hr = RegisterTable.HOLDING_REGISTER
+
+    async def scenario() -> None:
+        server = ModbusSimServer(unit_ids=(1, 2), framer="rtu", holding_count=20)
+        server.refuse(hr, 10, 2)
+        server.read_only(hr, 5)
+        server.clamp(hr, 0, 0, 100)
+        await server.start()
+        server.set_holding(1, [11], unit=1)
+        server.set_holding(1, [22], unit=2)
+        client = AsyncModbusTcpClient(
+            "127.0.0.1", port=server.port, framer=FramerType.RTU, reconnect_delay=0,
+            timeout=1, retries=0,
+        )
+        try:
+            assert await client.connect()
+            one = await client.read_holding_registers(1, count=1, device_id=1)
+            two = await client.read_holding_registers(1, count=1, device_id=2)
+            assert (one.registers, two.registers) == ([11], [22])
+            refused = await client.read_holding_registers(8, count=4, device_id=1)
+            assert refused.exception_code == 2
+            locked = await client.write_register(5, 1, device_id=1)
+            assert locked.exception_code == 2
+            assert not (await client.write_register(0, 500, device_id=2)).isError()
+            assert server.registers(hr, 0, 1, unit=2) == [100]  # clamped
+            assert server.connections == 1
+        finally:
+            client.close()
+            await server.stop()
+
+    asyncio.run(scenario())
