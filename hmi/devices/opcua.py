@@ -33,6 +33,7 @@ from hmi.devices.connection import CommError, ReconnectBackoff, StatusTracker, b
 from hmi.devices.opcua_security import PasswordProvider
 from hmi.devices.opcua_stats import StatsObserver, instrument
 from hmi.devices.opcua_subscription import (
+    Changes,
     MonitoredItemPlan,
     SubscriptionRefusedError,
     plan_items,
@@ -355,8 +356,11 @@ class OpcUaWorker:
         plans = plan_items(nodes, default)
         self.monitored_items = tuple(plans)
         publishing = min([default, *(plan.sampling_interval for plan in plans)])
+        # The first values can arrive before create_monitored_items returns: the handles
+        # (1..n, in plan order, as subscribe() numbers them) must be known already.
+        self._items = dict(enumerate(plans, start=1))
         active = await subscribe(
-            client, plans, publishing, self._on_datachange, self._on_subscription_status
+            client, plans, publishing, self._on_changes, self._on_subscription_status
         )
         self._items = active.items
         now = self._clock()
@@ -401,12 +405,15 @@ class OpcUaWorker:
             out.append(sample)
         self._bus.publish_many(out)
 
-    def _on_datachange(self, handle: int, value: ua.DataValue) -> None:
-        plan = self._items.get(handle)
-        if plan is None:
-            return
+    def _on_changes(self, changes: Changes) -> None:
+        """One publish response: all its values go to the bus as one batch."""
         now = self._clock()
-        self._bus.publish_many(self._tag_sample(tag, value, now) for tag in plan.tags)
+        samples: list[Sample] = []
+        for handle, value in changes:
+            plan = self._items.get(handle)
+            if plan is not None:
+                samples.extend(self._tag_sample(tag, value, now) for tag in plan.tags)
+        self._bus.publish_many(samples)
 
     def _on_subscription_status(self, status: ua.StatusChangeNotification) -> None:
         code = status.Status

@@ -8,13 +8,12 @@ server sends only changes larger than it. Tags that share all three share an ite
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from asyncua import ua
 from asyncua.client.client import Client
-from asyncua.common.node import Node
 from asyncua.common.subscription import Subscription
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaStatusCodeError
@@ -81,22 +80,57 @@ def _request(plan: MonitoredItemPlan, handle: int) -> ua.MonitoredItemCreateRequ
     return request
 
 
-class _Handler:
-    """asyncua's callback interface, forwarding by client handle."""
+Changes = list[tuple[int, ua.DataValue]]  # (client handle, value) of one publish response
+
+
+class _BatchSubscription(Subscription):
+    """Hands each publish response to us as one batch.
+
+    asyncua's handler path makes one task and one call per notification: at 5,000
+    items that is 5,000 tasks a publish and a stalled GUI loop. Here a response is one
+    call, and the worker publishes it to the bus as one batch.
+    """
 
     def __init__(
         self,
-        on_change: Callable[[int, ua.DataValue], None],
+        client: Client,
+        params: ua.CreateSubscriptionParameters,
+        on_changes: Callable[[Changes], None],
         on_status: Callable[[ua.StatusChangeNotification], None],
     ) -> None:
-        self._on_change = on_change
+        super().__init__(client.uaclient.session, params, None, queue_maxsize=1)
+        self._on_changes = on_changes
         self._on_status = on_status
 
-    def datachange_notification(self, node: Node, val: Any, data: Any) -> None:
-        self._on_change(data.subscription_data.client_handle, data.monitored_item.Value)
+    async def publish_callback(self, publish_result: ua.PublishResult) -> None:
+        self.last_publish_at = time.monotonic()
+        message = publish_result.NotificationMessage
+        if message.NotificationData is None:
+            return
+        self.last_sequence_number = int(message.SequenceNumber)
+        changes: Changes = []
+        for notification in message.NotificationData:
+            if isinstance(notification, ua.DataChangeNotification):
+                changes.extend((i.ClientHandle, i.Value) for i in notification.MonitoredItems)
+            elif isinstance(notification, ua.StatusChangeNotification):
+                self._on_status(notification)
+        count = len(changes)
+        self._observe(lambda: self.server.observer.on_notification(self.subscription_id, count))
+        if changes:
+            self._on_changes(changes)
 
-    def status_change_notification(self, status: ua.StatusChangeNotification) -> None:
-        self._on_status(status)
+
+def _parameters(client: Client, publishing_interval: float) -> ua.CreateSubscriptionParameters:
+    """As asyncua's Client.create_subscription fills them."""
+    period = publishing_interval * 1000.0
+    params = ua.CreateSubscriptionParameters()
+    params.RequestedPublishingInterval = period
+    params.RequestedLifetimeCount = 10000
+    params.RequestedMaxKeepAliveCount = client.get_keepalive_count(period)
+    params.MaxNotificationsPerPublish = 10000
+    params.PublishingEnabled = True
+    params.Priority = 0
+    return params
 
 
 @dataclass(slots=True)
@@ -110,14 +144,15 @@ async def subscribe(
     client: Client,
     plans: list[MonitoredItemPlan],
     publishing_interval: float,
-    on_change: Callable[[int, ua.DataValue], None],
+    on_changes: Callable[[Changes], None],
     on_status: Callable[[ua.StatusChangeNotification], None],
 ) -> ActiveSubscription:
     """Create the subscription and its items; SubscriptionRefusedError if the server won't."""
+    subscription = _BatchSubscription(
+        client, _parameters(client, publishing_interval), on_changes, on_status
+    )
     try:
-        subscription = await client.create_subscription(
-            publishing_interval * 1000.0, _Handler(on_change, on_status)
-        )
+        await subscription.init()
     except UaStatusCodeError as exc:
         raise SubscriptionRefusedError(ua.StatusCode(exc.code).name) from exc
     requests = [_request(plan, handle) for handle, plan in enumerate(plans, start=1)]
