@@ -40,7 +40,7 @@ from hmi.devices.modbus_codec import (
     exception_name,
     plan_blocks,
     sample_from_bits,
-    sample_from_registers,
+    samples_from_registers,
 )
 from hmi.devices.modbus_link import LinkDownError, ModbusLink, link_key
 from hmi.devices.modbus_write import write_tag
@@ -328,12 +328,7 @@ class ModbusWorker:
             bits: list[bool] = list(getattr(response, "bits", []))
             return BlockResult([sample_from_bits(t, block, bits, now) for t in block.tags])
         registers: list[int] = list(getattr(response, "registers", []))
-        return BlockResult(
-            [
-                sample_from_registers(t, block, registers, byte_order_of(t, self.device), now)
-                for t in block.tags
-            ]
-        )
+        return BlockResult(samples_from_registers(block, registers, self.device.byte_order, now))
 
 
 def _raise_if_cancelling() -> None:

@@ -6,14 +6,16 @@ Pure functions over Tags and register values: no I/O, so each is tested on its o
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 
 from hmi.core.datatypes import ByteOrder, DataType, DecodeError, decode_registers, encode_value
 from hmi.core.samples import Quality, Sample, Value
-from hmi.core.site import Device, ModbusAddress, RegisterTable, Tag
+from hmi.core.site import Device, ModbusAddress, RegisterTable, Scaling, Tag
 
 MAX_REGISTERS_PER_REQUEST = 125  # Modbus application protocol spec, FC 3/4
 MAX_BITS_PER_REQUEST = 2000  # FC 1/2
@@ -71,6 +73,31 @@ def byte_order_of(tag: Tag, device: Device) -> ByteOrder:
     return tag.byte_order or device.byte_order
 
 
+_FAST_FORMATS = {
+    DataType.INT16: "h",
+    DataType.UINT16: "H",
+    DataType.INT32: "i",
+    DataType.UINT32: "I",
+    DataType.INT64: "q",
+    DataType.UINT64: "Q",
+    DataType.FLOAT32: "f",
+    DataType.FLOAT64: "d",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _FastTag:
+    """A numeric tag decoded straight from the block's bytes when its order is ABCD."""
+
+    name: str
+    byte: int  # offset of its first byte in the block
+    end: int  # registers the block must hold for it
+    unpack: Callable[[bytes | bytearray, int], tuple[Any, ...]]
+    is_float: bool
+    order: ByteOrder | None  # the tag's override
+    scaling: Scaling | None
+
+
 @dataclass(frozen=True, slots=True)
 class ReadBlock:
     """One request: a contiguous range of one table covering one or more tags."""
@@ -79,9 +106,33 @@ class ReadBlock:
     start: int
     count: int
     tags: tuple[Tag, ...]
+    # per tag, planned once: the fast decoder, or None for the general path
+    fast: tuple[_FastTag | None, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fast", tuple(_fast(tag, self.start) for tag in self.tags))
 
     def __str__(self) -> str:
         return f"{self.table.value}:{self.start}..{self.start + self.count - 1}"
+
+
+def _fast(tag: Tag, start: int) -> _FastTag | None:
+    fmt = _FAST_FORMATS.get(tag.data_type)
+    address = tag.address
+    if fmt is None or tag.bit is not None or not isinstance(address, ModbusAddress):
+        return None
+    if address.table.is_bit:
+        return None
+    index = address.offset - start
+    return _FastTag(
+        tag.name,
+        2 * index,
+        index + tag.data_type.register_count,
+        struct.Struct(">" + fmt).unpack_from,
+        tag.data_type in (DataType.FLOAT32, DataType.FLOAT64),
+        tag.byte_order,
+        tag.scaling,
+    )
 
 
 def block_of(tags: Sequence[Tag]) -> ReadBlock:
@@ -144,6 +195,30 @@ def decode_tag(tag: Tag, words: Sequence[int], order: ByteOrder) -> Value:
     if tag.data_type is DataType.BOOL:
         return bool(value)
     return to_engineering(tag, value)
+
+
+def samples_from_registers(
+    block: ReadBlock, registers: Sequence[int], device_order: ByteOrder, now: float
+) -> list[Sample]:
+    """Every tag of a register block: ABCD numerics straight from the block's bytes
+    (one pack, one unpack each: the hot path at 10,000 tags a second), the rest
+    through decode_tag."""
+    count = len(registers)
+    raw = struct.pack(f">{count}H", *registers)
+    samples: list[Sample] = []
+    for tag, fast in zip(block.tags, block.fast, strict=True):
+        order = tag.byte_order or device_order
+        if fast is None or order is not ByteOrder.ABCD or fast.end > count:
+            samples.append(sample_from_registers(tag, block, registers, order, now))
+            continue
+        value = fast.unpack(raw, fast.byte)[0]
+        if fast.is_float and not math.isfinite(value):
+            samples.append(sample_from_registers(tag, block, registers, order, now))
+            continue
+        if fast.scaling is not None:
+            value = float(fast.scaling.to_engineering(value))
+        samples.append(Sample(fast.name, value, Quality.GOOD, now, now))
+    return samples
 
 
 def sample_from_registers(
