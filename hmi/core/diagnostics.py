@@ -66,8 +66,9 @@ class RequestStats:
         count = len(self._recent)
         if count < 2:
             return count / WINDOW_SECONDS
-        span = self._recent[-1][0] - self._recent[0][0]
-        return (count - 1) / span if span > 0 else 0.0
+        # at least a second: a burst of answers right after connecting is not a rate
+        span = max(self._recent[-1][0] - self._recent[0][0], 1.0)
+        return (count - 1) / span
 
     def latency_percentile(self, q: float) -> float:
         self._trim(self._clock())

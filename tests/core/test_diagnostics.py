@@ -29,3 +29,12 @@ def test_percentiles_rates_and_bytes_over_the_last_minute():
     assert 9.0 < stats.requests_per_second() <= 10.1
     clock.now += 120  # a quiet minute later nothing is recent
     assert stats.requests_per_second() == 0.0
+
+
+def test_a_burst_after_connecting_is_not_a_rate():
+    clock = Clock()
+    stats = RequestStats(clock)
+    for _ in range(5):
+        clock.now += 0.001
+        stats.record(0.001)
+    assert stats.requests_per_second() <= 4.0
