@@ -18,7 +18,10 @@ from hmi.core.site import (
 
 _COMMON = frozenset({"name", "kind", "poll_interval", "timeout"})
 _MODBUS = frozenset(
-    {"unit_id", "byte_order", "max_registers", "max_bits", "max_gap", "max_outstanding"}
+    {
+        "unit_id", "byte_order", "max_registers", "max_bits", "max_gap", "max_outstanding",
+        "write_multiple",
+    }
 )
 KEYS = {
     DeviceKind.MODBUS_TCP: _COMMON | _MODBUS | {"host", "port"},
@@ -125,6 +128,7 @@ def _modbus(
         max_outstanding=int(
             check.number(entry, (*path, "max_outstanding"), 1, 1, 16, integer=True)
         ),
+        write_multiple=check.flag(entry, (*path, "write_multiple"), default=False),
         **common,
     )
 

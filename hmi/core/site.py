@@ -107,6 +107,9 @@ class Device:
     max_bits: int = 2000  # per read request (FC 1/2)
     max_gap: int = 16  # registers (or bits) read through rather than split a request
     max_outstanding: int = 1  # requests in flight per connection; many PLCs take one
+    # Some PLCs implement only the "multiple" write functions: FC 15 for coils and FC 16
+    # for registers, even for one item, instead of FC 5 / FC 6.
+    write_multiple: bool = False
     security: OpcUaSecurity = OpcUaSecurity()
     subscriptions: bool = True  # OPC UA: False polls with Read at poll_interval
 

@@ -219,7 +219,12 @@ class ModbusWorker:
             except CommError as exc:
                 return WriteResult(tag.name, WriteOutcome.FAILED, value, message=f"comm: {exc}")
             return await write_tag(
-                tag, value, byte_order_of(tag, self.device), self._request, self._read_back
+                tag,
+                value,
+                byte_order_of(tag, self.device),
+                self._request,
+                self._read_back,
+                multiple=self.device.write_multiple,
             )
         except asyncio.CancelledError:
             raise

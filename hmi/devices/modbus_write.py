@@ -34,9 +34,17 @@ def _checked(response: Any) -> Any:
 
 
 async def write_tag(
-    tag: Tag, value: Value, order: ByteOrder, request: Request, read_back: ReadBack
+    tag: Tag,
+    value: Value,
+    order: ByteOrder,
+    request: Request,
+    read_back: ReadBack,
+    multiple: bool = False,
 ) -> WriteResult:
-    """Write an engineering value to a tag and confirm it by reading it back."""
+    """Write an engineering value to a tag and confirm it by reading it back.
+
+    ``multiple``: use FC 15 / FC 16 even for one coil or register (Device.write_multiple).
+    """
 
     def result(outcome: WriteOutcome, message: str, back: Value = None) -> WriteResult:
         return WriteResult(tag.name, outcome, value, back, message)
@@ -53,9 +61,12 @@ async def write_tag(
     except ValueError as exc:
         return result(WriteOutcome.REFUSED, f"cannot write {value!r} to {tag.name}: {exc}")
     try:
-        await _send(tag, address, raw, words, request)
+        await _send(tag, address, raw, words, request, multiple)
     except _RefusedError as exc:
-        return result(WriteOutcome.FAILED, f"{exc} writing {address}")
+        hint = ""
+        if "illegal function" in str(exc) and not multiple:
+            hint = "; if this PLC only takes FC 15/16, set write_multiple = true for the device"
+        return result(WriteOutcome.FAILED, f"{exc} writing {address}{hint}")
     except CommError as exc:
         return result(WriteOutcome.FAILED, f"comm: {exc}; the value may not have been written")
     try:
@@ -79,12 +90,20 @@ async def write_tag(
 
 
 async def _send(
-    tag: Tag, address: ModbusAddress, raw: Value, words: list[int], request: Request
+    tag: Tag,
+    address: ModbusAddress,
+    raw: Value,
+    words: list[int],
+    request: Request,
+    multiple: bool,
 ) -> None:
     where = f"writing {address}"
     offset = address.offset
     if address.table is RegisterTable.COIL:
-        _checked(await request("write_coil", offset, bool(raw), what=where))  # FC 5
+        if multiple:
+            _checked(await request("write_coils", offset, [bool(raw)], what=where))  # FC 15
+        else:
+            _checked(await request("write_coil", offset, bool(raw), what=where))  # FC 5
         return
     if tag.bit is not None:
         # Read-modify-write, FC 3 then FC 6. Not atomic on the PLC: a change the PLC
@@ -95,9 +114,8 @@ async def _send(
         word = int(current.registers[0])
         mask = 1 << tag.bit
         word = word | mask if raw else word & ~mask & 0xFFFF
-        _checked(await request("write_register", offset, word, what=where))  # FC 6
-        return
-    if len(words) == 1:
+        words = [word]
+    if len(words) == 1 and not multiple:
         _checked(await request("write_register", offset, words[0], what=where))  # FC 6
         return
     _checked(await request("write_registers", offset, words, what=where))  # FC 16

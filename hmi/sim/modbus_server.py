@@ -15,6 +15,7 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import cast
 
@@ -112,6 +113,9 @@ class ModbusSimServer:
         self._clamps: dict[tuple[RegisterTable, int], tuple[int, int]] = {}
         self._server: ModbusTcpServer | ModbusSerialServer | None = None
         self.requests = 0  # requests served, for benchmarks
+        self.function_codes: Counter[int] = Counter()  # requests served per function code
+        # function codes answered with exception 1, as a PLC that lacks them does
+        self.unsupported_functions: set[int] = set()
         self.connections = 0  # client connections accepted since start
 
     @property
@@ -284,8 +288,9 @@ class ModbusSimServer:
     ) -> ExcCodes | None:
         """SimDevice action: sync pymodbus's registers with our image, apply writes."""
         self.requests += 1
+        self.function_codes[function_code] += 1
         table = _FC_TABLE.get(function_code)
-        if table is None:
+        if table is None or function_code in self.unsupported_functions:
             return ExcCodes.ILLEGAL_FUNCTION
         image = self._images[unit][table]
         if table.is_bit:

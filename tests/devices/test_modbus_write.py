@@ -35,7 +35,10 @@ def _against_server(
             prepare(server)
         await server.start()
         device = Device(
-            "plc", DeviceKind.MODBUS_TCP, port=server.port, timeout=0.5,
+            "plc",
+            DeviceKind.MODBUS_TCP,
+            port=server.port,
+            timeout=0.5,
             byte_order=ByteOrder.CDAB,
         )
         worker = ModbusWorker(device, [], TagBus())
@@ -185,3 +188,47 @@ def test_confirmed_write_updates_the_bus_at_once() -> None:
         assert latest.value == 77
 
     _against_server(scenario)
+
+
+def test_function_codes_single_then_multiple_for_plcs_that_only_take_fc15_16() -> None:
+    """FC 5/6 by default; a PLC without them refuses with exception 1 and the message says
+    what to set; with write_multiple the same writes go as FC 15/16 and are confirmed."""
+
+    async def run() -> None:
+        server = ModbusSimServer(holding_count=8)
+        await server.start()
+        coil, word = _tag("Coil", COIL, 1, DataType.BOOL), _tag("Word", HR, 2, DataType.UINT16)
+        try:
+            single = ModbusWorker(
+                Device("plc", DeviceKind.MODBUS_TCP, port=server.port, timeout=0.5), [], TagBus()
+            )
+            _confirmed(await single.write(coil, True), True)
+            _confirmed(await single.write(word, 7), 7)
+            # (pymodbus' datastore may consult the action twice per write: count > 0)
+            assert server.function_codes[5] > 0
+            assert server.function_codes[6] > 0
+            assert server.function_codes[15] == server.function_codes[16] == 0
+            server.unsupported_functions = {5, 6}
+            refused = await single.write(word, 8)
+            assert refused.outcome is WriteOutcome.FAILED
+            assert "illegal function" in refused.message
+            assert "write_multiple = true" in refused.message
+            await single.stop()
+            multiple = ModbusWorker(
+                Device(
+                    "plc", DeviceKind.MODBUS_TCP, port=server.port, timeout=0.5, write_multiple=True
+                ),
+                [],
+                TagBus(),
+            )
+            _confirmed(await multiple.write(coil, False), False)
+            _confirmed(await multiple.write(word, 9), 9)
+            assert server.function_codes[15] > 0
+            assert server.function_codes[16] > 0
+            assert server.bit(COIL, 1) is False
+            assert server.registers(HR, 2, 1) == [9]
+            await multiple.stop()
+        finally:
+            await server.stop()
+
+    asyncio.run(run())
