@@ -75,3 +75,44 @@ outbox = Table(
     CheckConstraint("status IN ('pending', 'sent', 'rejected')", name="ck_outbox_status"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+# -- historian ---------------------------------------------------------------------------
+# Exception-based storage: a sample is stored when it moves past the tag's deadband, when
+# its quality changes, or when the heartbeat interval has passed. Quality codes: 0 GOOD,
+# 1 UNCERTAIN, 2 BAD (hmi.core.history). A BAD sample stores value NULL: a visible gap.
+
+historian_tags = Table(
+    "historian_tags",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False, unique=True),
+)
+
+historian_samples = Table(
+    "historian_samples",
+    metadata,
+    Column("tag_id", Integer, ForeignKey("historian_tags.id"), primary_key=True),
+    Column("t", Float, primary_key=True),  # POSIX seconds
+    Column("value", Float, nullable=True),  # numbers and booleans; NULL when BAD or text
+    Column("text", Text, nullable=True),  # string tags
+    Column("quality", Integer, nullable=False),
+    Column("detail", Text, nullable=True),  # why not GOOD
+    sqlite_with_rowid=False,  # clustered on (tag_id, t): a range read is one seek
+)
+
+historian_minutes = Table(
+    "historian_minutes",
+    metadata,
+    Column("tag_id", Integer, ForeignKey("historian_tags.id"), primary_key=True),
+    Column("minute", Float, primary_key=True),  # start of the minute, POSIX seconds
+    Column("min", Float, nullable=True),
+    Column("max", Float, nullable=True),
+    Column("sum", Float, nullable=False, default=0.0),  # mean = sum / count
+    Column("count", Integer, nullable=False, default=0),  # GOOD/UNCERTAIN numeric samples
+    Column("first", Float, nullable=True),
+    Column("last", Float, nullable=True),
+    Column("first_t", Float, nullable=True),
+    Column("last_t", Float, nullable=True),
+    Column("quality", Integer, nullable=False, default=0),  # worst quality in the minute
+    sqlite_with_rowid=False,
+)
