@@ -20,6 +20,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from hmi import __version__
 from hmi.commands import devices as devices_commands
+from hmi.commands import export as export_commands
 from hmi.commands import opcua as opcua_commands
 from hmi.config import ConfigError, load_site, parse_site
 from hmi.core.samples import Sample
@@ -85,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--config", type=Path, required=True, help="site file (TOML)")
     read.add_argument("--json", action="store_true", help="one JSON object per line")
     read.set_defaults(func=_cmd_tags_read)
-    for register in (devices_commands.register, opcua_commands.register):
+    for register in (devices_commands.register, opcua_commands.register, export_commands.register):
         register(commands)
     return parser
 
