@@ -17,6 +17,7 @@ from hmi.core.status import DeviceStatus
 from hmi.devices.supervisor import DeviceSupervisor
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
+from hmi.services.historian import HistorianService, RetentionPolicy
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.writes import WriteService
 from hmi.store.database import Database, open_database
@@ -26,6 +27,9 @@ from hmi.store.outbox import OutboxRepository
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "hmi.sqlite3"
+HISTORIAN_HEARTBEAT = 60.0  # seconds: an unchanging value is still stored this often
+# raw samples 90 days, minute roll-ups 3 years (site configuration comes later)
+HISTORIAN_RETENTION = RetentionPolicy.days(raw=90, minutes=3 * 365)
 PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
@@ -56,6 +60,14 @@ class Runtime:
         )
         self.writes = WriteService(site, self.supervisor.write, self.bus.latest)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
+        # every sample kept: subscribes now, so nothing published before start() is missed
+        self.historian = HistorianService(
+            self.bus,
+            self.database,
+            site.tags,
+            heartbeat=HISTORIAN_HEARTBEAT,
+            retention=HISTORIAN_RETENTION,
+        )
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)
         self.sender: OutboxSender | None = None
@@ -85,11 +97,13 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self.recorder.run(), name="production-recorder"))
         if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(), name="mes-sender"))
+        self.historian.start()
         await self.supervisor.start()
 
     async def stop(self) -> None:
         """Stop workers and tasks, close connections and the database; bounded in time."""
         await self.supervisor.stop()
+        await self.historian.stop()  # writes what is buffered; bounded by its stop timeout
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

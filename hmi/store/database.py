@@ -1,19 +1,26 @@
 """Open the one database: SQLite (WAL, synchronous=FULL) by default, any SQLAlchemy URL.
 
-The schema is created with ``metadata.create_all`` for now; Alembic migrations replace
-this with a later issue (the first migration must match hmi/store/schema.py).
+Opening runs the Alembic migrations in hmi/store/migrations up to head (a no-op on a
+database that is already there), so the schema is always the one of hmi/store/schema.py.
+The historian writes through its own engine (``Database.ingest_engine``) with relaxed
+commit durability; events, confirmations and the outbox keep synchronous=FULL.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from hmi.store.schema import metadata
@@ -21,6 +28,8 @@ from hmi.store.schema import metadata
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# The historian's connection caches more pages: its inserts touch one leaf per tag.
+INGEST_CACHE_KIB = 32 * 1024
 
 
 class StoreError(Exception):
@@ -33,30 +42,109 @@ class Database:
     def __init__(self, engine: Engine, location: str) -> None:
         self.engine = engine
         self.location = location  # the file path for SQLite, else the URL without password
+        self._ingest_engines: list[Engine] = []
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
+    def ingest_engine(self, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
+        """A second engine on the same database for bulk historian writes.
+
+        Its commits are not waited onto disk: SQLite synchronous=NORMAL (in WAL mode a
+        power cut can take back the last commits, never corrupt the file), PostgreSQL
+        synchronous_commit=off (the same trade, at most ~3 x wal_writer_delay). Losing
+        the last half second of trend samples is acceptable; losing an operator's
+        confirmation is not, so ``engine`` keeps FULL for events, audit and outbox.
+        Disposed by ``close``.
+        """
+        url = self.engine.url
+        if self.is_sqlite and url.database in (None, "", ":memory:"):
+            return self.engine  # a second in-memory engine would be another database
+        engine = create_engine(url)
+        if self.is_sqlite:
+            pragmas = functools.partial(
+                _set_sqlite_pragmas,
+                synchronous="NORMAL",
+                busy_timeout_ms=busy_timeout_ms,
+                cache_kib=INGEST_CACHE_KIB,
+            )
+            event.listen(engine, "connect", pragmas)
+        elif engine.dialect.name == "postgresql":
+            event.listen(engine, "connect", _relax_postgresql_commit)
+        self._ingest_engines.append(engine)
+        return engine
+
     def close(self) -> None:
+        for engine in self._ingest_engines:
+            engine.dispose()
+        self._ingest_engines.clear()
         self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.location!r})"
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _set_sqlite_pragmas(
+    dbapi_connection: Any,
+    _record: Any,
+    synchronous: str = "FULL",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    cache_kib: int = 0,
+) -> None:
     """Per connection: WAL, durable commits, enforced foreign keys, wait on locks."""
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         # FULL: a commit is on disk (WAL fsynced) before it returns, so the operator is
         # never told "confirmed" for a row a power cut can take back.
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if cache_kib:
+            cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     finally:
         cursor.close()
+
+
+def _relax_postgresql_commit(dbapi_connection: Any, _record: Any) -> None:
+    """Historian connections on PostgreSQL: commit without waiting for the WAL flush."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SET synchronous_commit TO OFF")
+    finally:
+        cursor.close()
+    dbapi_connection.commit()
+
+
+def _migrations_folder() -> Path:
+    # The package is installed as files (never zipped), so its resource is a real folder.
+    return Path(str(resources.files("hmi.store.migrations")))
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """The Alembic configuration, built in code (there is no alembic.ini): scripts from
+    the installed package ``hmi.store.migrations``, run on ``connection``."""
+    config = Config()
+    config.set_main_option("script_location", str(_migrations_folder()))
+    config.set_main_option("path_separator", "os")
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the database to the newest revision, in one transaction where the database
+    allows transactional DDL (SQLite and PostgreSQL both do)."""
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "head")
+
+
+def _with_default_driver(url: URL) -> URL:
+    """``postgresql://`` means psycopg 3 (the driver we ship), not psycopg2."""
+    if url.drivername == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    return url
 
 
 def _check_sqlite_path(path: Path) -> None:
@@ -90,6 +178,7 @@ def open_database(url_or_path: str | os.PathLike[str]) -> Database:
             url = make_url(raw)
         except ArgumentError as exc:
             raise StoreError(f"cannot open the database: {raw!r} is not a valid URL") from exc
+        url = _with_default_driver(url)
         path = Path(url.database) if url.get_backend_name() == "sqlite" and url.database else None
         if path is not None and str(path) == ":memory:":
             path = None
@@ -105,17 +194,23 @@ def open_database(url_or_path: str | os.PathLike[str]) -> Database:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _set_sqlite_pragmas)
     try:
-        metadata.create_all(engine)
+        upgrade_schema(engine)
         tables = set(inspect(engine).get_table_names())
-    except (SQLAlchemyError, sqlite3.Error) as exc:
+    except (SQLAlchemyError, sqlite3.Error, CommandError) as exc:
         engine.dispose()
         reason = getattr(exc, "orig", None) or exc
-        hint = (
-            "it is not an HMI database (another file at that path?): move it away or "
-            "choose another database path"
-            if "not a database" in str(reason)
-            else "check the path or URL, permissions and free disk space"
-        )
+        if "not a database" in str(reason):
+            hint = (
+                "it is not an HMI database (another file at that path?): move it away or "
+                "choose another database path"
+            )
+        elif isinstance(exc, CommandError) and "Can't locate revision" in str(reason):
+            hint = (
+                "it was written by a newer version of the HMI (its schema revision is "
+                "unknown here): run that version, or choose another database path"
+            )
+        else:
+            hint = "check the path or URL, permissions and free disk space"
         raise StoreError(f"cannot open the database {location}: {reason}; {hint}") from exc
     missing = set(metadata.tables) - tables
     if missing:

@@ -1,7 +1,9 @@
-"""SQLAlchemy Core tables: production events, their confirmations and the MES outbox.
+"""SQLAlchemy Core tables: production events, their confirmations, the MES outbox and the
+historian.
 
 Times are POSIX seconds (REAL), as everywhere in hmi.core, so SQLite and PostgreSQL
-store the same values and no timezone is ever guessed.
+store the same values and no timezone is ever guessed. The schema is created and changed
+only through the Alembic revisions in hmi/store/migrations/versions.
 """
 
 from __future__ import annotations
@@ -77,29 +79,38 @@ outbox = Table(
 )
 
 # -- historian ---------------------------------------------------------------------------
-# Exception-based storage: a sample is stored when it moves past the tag's deadband, when
-# its quality changes, or when the heartbeat interval has passed. Quality codes: 0 GOOD,
-# 1 UNCERTAIN, 2 BAD (hmi.core.history). A BAD sample stores value NULL: a visible gap.
+# Exception-based storage (hmi.store.historian_writer): a sample is stored when it moves
+# past the tag's deadband, when its quality changes, or when the heartbeat interval has
+# passed. Quality codes: 0 GOOD, 1 UNCERTAIN, 2 BAD (hmi.core.history); higher is worse.
+# A BAD sample stores value NULL and text NULL: a visible gap, never an interpolated line.
+# These names are an interface (hmi.store.historian_query reads them): a change is a new
+# Alembic revision and a note to the readers, never a silent rename.
 
 historian_tags = Table(
     "historian_tags",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(128), nullable=False, unique=True),
+    Column("name", String(128), nullable=False, unique=True),  # Sample.tag
 )
 
+# One row per stored sample.
 historian_samples = Table(
     "historian_samples",
     metadata,
     Column("tag_id", Integer, ForeignKey("historian_tags.id"), primary_key=True),
-    Column("t", Float, primary_key=True),  # POSIX seconds
-    Column("value", Float, nullable=True),  # numbers and booleans; NULL when BAD or text
-    Column("text", Text, nullable=True),  # string tags
+    Column("t", Float, primary_key=True),  # Sample.source_time, POSIX seconds
+    # numbers, and booleans as 0.0/1.0; NULL when BAD, for string tags, and for NaN
+    Column("value", Float, nullable=True),
+    Column("text", Text, nullable=True),  # string tags only; NULL when BAD
     Column("quality", Integer, nullable=False),
-    Column("detail", Text, nullable=True),  # why not GOOD
+    Column("detail", Text, nullable=True),  # why not GOOD (Sample.detail); NULL when GOOD
     sqlite_with_rowid=False,  # clustered on (tag_id, t): a range read is one seek
 )
 
+# One row per tag and minute that received any sample, maintained in the same
+# transaction as the raw rows from every sample received (before the deadband filter,
+# so min and max are exact). Numeric columns cover GOOD and UNCERTAIN numeric samples
+# only; a minute of only BAD (or text) samples has count 0 and NULL min/max/first/last.
 historian_minutes = Table(
     "historian_minutes",
     metadata,
@@ -109,8 +120,8 @@ historian_minutes = Table(
     Column("max", Float, nullable=True),
     Column("sum", Float, nullable=False, default=0.0),  # mean = sum / count
     Column("count", Integer, nullable=False, default=0),  # GOOD/UNCERTAIN numeric samples
-    Column("first", Float, nullable=True),
-    Column("last", Float, nullable=True),
+    Column("first", Float, nullable=True),  # value of the earliest counted sample
+    Column("last", Float, nullable=True),  # value of the latest counted sample
     Column("first_t", Float, nullable=True),
     Column("last_t", Float, nullable=True),
     Column("quality", Integer, nullable=False, default=0),  # worst quality in the minute

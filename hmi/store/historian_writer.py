@@ -1,0 +1,487 @@
+"""Historian ingest: which samples to store, per-minute roll-ups, and batched writes.
+
+``HistorianWriter`` is synchronous and not thread-safe: the historian service calls it
+from one worker thread at a time (asyncio.to_thread). Samples go through the exception
+filter into a bounded in-memory pending buffer; ``flush`` writes the buffer in
+transactions of raw rows plus the roll-up upserts of the same samples. A transaction that
+fails leaves its rows pending for the next flush, so a locked, read-only or full database
+delays history but loses none of it, up to the buffer's bound (then the oldest pending
+rows go, counted and logged).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import operator
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+
+from hmi.core.history import BAD, GOOD, UNCERTAIN
+from hmi.core.samples import Quality, Sample
+from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
+from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HEARTBEAT = 60.0  # seconds: an unchanging tag is still stored this often
+MINUTE = 60.0
+QUALITY_CODE = {Quality.GOOD: GOOD, Quality.UNCERTAIN: UNCERTAIN, Quality.BAD: BAD}
+DROP_LOG_INTERVAL = 10.0  # seconds between two warnings about dropped pending rows
+
+# tag, t, value, text, quality, detail: one historian_samples row before the tag's id
+Row = tuple[str, float, float | None, str | None, int, str | None]
+MinuteKey = tuple[str, float]
+_BY_TAG_AND_TIME = operator.itemgetter(0, 1)
+
+
+def _clean(text: str) -> str:
+    return text.replace("\x00", "")  # PostgreSQL text refuses NUL; SQLite would keep it
+
+
+def sample_row(sample: Sample) -> Row:
+    """The stored form of a sample: BAD has no value (a gap), text goes to ``text``, a
+    value that is no finite-or-infinite number (NaN, a huge int) is stored as NULL with a
+    detail saying so (SQLite cannot store NaN)."""
+    quality = sample.quality  # identity tests: an Enum's hash is Python code, 5x slower
+    code = GOOD if quality is Quality.GOOD else BAD if quality is Quality.BAD else UNCERTAIN
+    detail = _clean(sample.detail) if sample.detail else None
+    value = sample.value
+    if code == BAD or value is None:
+        return (sample.tag, sample.source_time, None, None, code, detail)
+    if isinstance(value, str):
+        return (sample.tag, sample.source_time, None, _clean(value), code, detail)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return (sample.tag, sample.source_time, None, None, code, f"not a number: {value!r}")
+    if math.isnan(number):
+        return (sample.tag, sample.source_time, None, None, code, detail or "NaN")
+    return (sample.tag, sample.source_time, number, None, code, detail)
+
+
+class _Last:
+    """Per tag: the last stored row, and the last received row not stored (``held``)."""
+
+    __slots__ = ("held", "stored")
+
+    def __init__(self, stored: Row) -> None:
+        self.stored = stored
+        self.held: Row | None = None
+
+
+class ExceptionFilter:
+    """Exception-based storage: a sample is stored when its quality differs from the last
+    stored one, its value moved more than the tag's deadband (any change for deadband 0,
+    any change of text), or ``heartbeat`` seconds passed since the last stored sample.
+
+    When a change is stored, the last sample held back before it is stored too (the
+    "previous value" rule of exception reporting), so a step stays a step on the trend
+    instead of becoming a ramp from the last stored point.
+    """
+
+    def __init__(
+        self, deadbands: Mapping[str, float] | None = None, heartbeat: float = DEFAULT_HEARTBEAT
+    ) -> None:
+        if heartbeat < 0:
+            raise ValueError(f"heartbeat must be 0 or more seconds, not {heartbeat}")
+        self.heartbeat = heartbeat
+        self._deadbands = dict(deadbands or {})
+        self._last: dict[str, _Last] = {}
+
+    def select(self, rows: Iterable[Row]) -> list[Row]:
+        """The rows to store of these (``sample_row`` of each sample, arrival order)."""
+        out: list[Row] = []
+        last_of = self._last
+        deadbands = self._deadbands
+        heartbeat = self.heartbeat
+        for row in rows:
+            last = last_of.get(row[0])
+            if last is None:
+                last_of[row[0]] = _Last(row)
+                out.append(row)
+                continue
+            stored = last.stored
+            if row[4] != stored[4]:
+                changed = True
+            elif row[3] is not None or stored[3] is not None:
+                changed = row[3] != stored[3]
+            elif row[2] is None or stored[2] is None:
+                changed = row[2] is not stored[2]
+            else:
+                changed = abs(row[2] - stored[2]) > deadbands.get(row[0], 0.0)
+            if changed:
+                held = last.held
+                if held is not None and held[1] > stored[1]:
+                    out.append(held)
+            elif row[1] - stored[1] < heartbeat:
+                if row[1] != stored[1]:
+                    last.held = row
+                continue
+            out.append(row)
+            last.stored = row
+            last.held = None
+        return out
+
+
+class _Minute:
+    """Roll-up of one tag over one minute, accumulated in memory before its upsert.
+    Infinities stand for "no numeric sample yet" and are written as NULL."""
+
+    __slots__ = ("count", "first", "first_t", "last", "last_t", "max", "min", "quality", "sum")
+
+    def __init__(self, quality: int) -> None:
+        self.min = math.inf
+        self.max = -math.inf
+        self.sum = 0.0
+        self.count = 0
+        self.first = self.last = math.nan
+        self.first_t = math.inf
+        self.last_t = -math.inf
+        self.quality = quality
+
+    def params(self, tag_id: int, minute: float) -> tuple[Any, ...]:
+        if not self.count:
+            return (tag_id, minute, None, None, 0.0, 0, None, None, None, None, self.quality)
+        return (tag_id, minute, self.min, self.max, self.sum, self.count, self.first,
+                self.last, self.first_t, self.last_t, self.quality)
+
+
+def accumulate_minutes(rows: Iterable[Row], minutes: dict[MinuteKey, _Minute]) -> None:
+    """Fold every received row (stored or not) into its tag's minute roll-up."""
+    for tag, t, number, _text, code, _detail in rows:
+        key = (tag, t - t % MINUTE)
+        agg = minutes.get(key)
+        if agg is None:
+            agg = minutes[key] = _Minute(code)
+        elif code > agg.quality:
+            agg.quality = code
+        if number is None:
+            continue
+        agg.min = min(agg.min, number)
+        agg.max = max(agg.max, number)
+        if t < agg.first_t:
+            agg.first, agg.first_t = number, t
+        if t >= agg.last_t:
+            agg.last, agg.last_t = number, t
+        agg.sum += number
+        agg.count += 1
+
+
+_KeyedMinute = tuple[MinuteKey, _Minute]
+_Unwritten = tuple[list[Row], list[_KeyedMinute], SQLAlchemyError]
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatus:
+    """What the GUI shows about the historian's writes."""
+
+    healthy: bool  # the last write attempt succeeded (or none was needed)
+    last_error: str  # why the last write failed, for the operator; "" when healthy
+    pending_rows: int  # raw rows waiting in memory to be written (retried)
+    pending_minutes: int  # minute roll-ups waiting likewise
+    received: int  # samples handed to the writer
+    stored: int  # raw rows committed
+    dropped: int  # pending rows and roll-ups given up because the buffer was full
+    rejected: int  # rows the database refused on their own (logged one by one)
+    last_write_at: float | None  # wall clock of the last successful commit
+
+
+class HistorianWriter:
+    """Filter, roll up and write samples in batches; never raises for a database that
+    cannot be written: the rows stay pending and ``status`` says why."""
+
+    def __init__(
+        self,
+        db: Database,
+        deadbands: Mapping[str, float] | None = None,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+        max_pending_rows: int = 500_000,
+        transaction_rows: int = 20_000,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
+        if max_pending_rows < 1 or transaction_rows < 1:
+            raise ValueError("max_pending_rows and transaction_rows must be positive")
+        self.location = db.location
+        self.engine: Engine = db.ingest_engine(busy_timeout_ms)
+        self.filter = ExceptionFilter(deadbands, heartbeat)
+        self.max_pending_rows = max_pending_rows
+        self.transaction_rows = transaction_rows
+        self._statements = _Statements(self.engine)
+        self._rows: list[Row] = []
+        self._minutes: dict[MinuteKey, _Minute] = {}
+        self._tag_ids: dict[str, int] = {}
+        self._received = self._stored = self._dropped = self._rejected = 0
+        self._unlogged_drops = 0
+        self._drop_logged_at = -math.inf
+        self._last_write_at: float | None = None
+        self.last_error = ""
+
+    @property
+    def pending_rows(self) -> int:
+        return len(self._rows)
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._rows or self._minutes)
+
+    @property
+    def status(self) -> WriterStatus:
+        return WriterStatus(
+            healthy=not self.last_error,
+            last_error=self.last_error,
+            pending_rows=len(self._rows),
+            pending_minutes=len(self._minutes),
+            received=self._received,
+            stored=self._stored,
+            dropped=self._dropped,
+            rejected=self._rejected,
+            last_write_at=self._last_write_at,
+        )
+
+    def add(self, samples: Sequence[Sample]) -> None:
+        """Filter samples into the pending rows and fold them into the roll-ups."""
+        rows = [sample_row(sample) for sample in samples]
+        self._received += len(rows)
+        self._rows.extend(self.filter.select(rows))
+        accumulate_minutes(rows, self._minutes)
+        self._enforce_bound()
+
+    def write(self, samples: Sequence[Sample]) -> bool:
+        """``add`` then ``flush``."""
+        self.add(samples)
+        return self.flush()
+
+    def flush(self) -> bool:
+        """Write everything pending, one transaction per ``transaction_rows`` rows.
+        True when nothing is left pending; False (and ``last_error`` set) otherwise."""
+        while self._rows or self._minutes:
+            rows = self._rows[: self.transaction_rows]
+            keys = list(itertools.islice(self._minutes, self.transaction_rows))
+            minutes = [(key, self._minutes.pop(key)) for key in keys]
+            del self._rows[: len(rows)]
+            unwritten = self._write(rows, minutes)
+            if unwritten is not None:
+                left_rows, left_minutes, exc = unwritten
+                self._rows[:0] = left_rows
+                for key, minute in left_minutes:
+                    self._minutes[key] = minute
+                self._fail(exc)
+                return False
+        if self.last_error:
+            log.info("historian writes to %s work again", self.location)
+        self.last_error = ""
+        return True
+
+    def _write(self, rows: list[Row], minutes: list[_KeyedMinute]) -> _Unwritten | None:
+        """Commit rows and roll-ups; None when done, else what is left and why.
+
+        A row the database refuses on its own (constraint, value) must not block every row
+        after it: such a batch is written in halves, each its own transaction, down to
+        single rows, which are rejected (logged, counted)."""
+        work = [(rows, minutes)]
+        while work:
+            part_rows, part_minutes = work.pop()
+            size = len(part_rows) + len(part_minutes)
+            if not size:
+                continue
+            try:
+                self._commit(part_rows, part_minutes)
+            except SQLAlchemyError as exc:
+                if not _row_specific(exc):
+                    work.append((part_rows, part_minutes))
+                    left_rows = [row for r, _ in reversed(work) for row in r]
+                    left_minutes = [minute for _, m in reversed(work) for minute in m]
+                    return left_rows, left_minutes, exc
+                if size == 1:
+                    what = part_rows[0] if part_rows else part_minutes[0][0]
+                    self._rejected += 1
+                    log.error("historian: %s refused %r: %s", self.location, what, exc)
+                    continue
+                half_rows, half_minutes = len(part_rows) // 2, len(part_minutes) // 2
+                work.append((part_rows[half_rows:], part_minutes[half_minutes:]))
+                work.append((part_rows[:half_rows], part_minutes[:half_minutes]))
+        return None
+
+    def _commit(self, rows: list[Row], minutes: list[_KeyedMinute]) -> None:
+        with self.engine.begin() as connection:
+            names = {row[0] for row in rows} | {key[0] for key, _ in minutes}
+            new_ids = self._resolve_tags(connection, names)
+            ids = self._tag_ids if not new_ids else {**self._tag_ids, **new_ids}
+            if rows:
+                # sorted so consecutive inserts land on the same B-tree leaf (twice the
+                # rate on SQLite); the sort is stable and the upsert applies rows in
+                # order, so of two rows at one (tag, t) the last received wins
+                params = [(ids[r[0]], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+                params.sort(key=_BY_TAG_AND_TIME)
+                self._statements.execute_samples(connection, params)
+            if minutes:
+                params = [m.params(ids[key[0]], key[1]) for key, m in minutes]
+                self._statements.execute_minutes(connection, params)
+        self._tag_ids.update(new_ids)  # only ids of a committed transaction are cached
+        self._stored += len(rows)
+        self._last_write_at = time.time()
+
+    def _resolve_tags(self, connection: Connection, names: set[str]) -> dict[str, int]:
+        missing = sorted(names - self._tag_ids.keys())
+        if not missing:
+            return {}
+        self._statements.execute_tags(connection, [(name,) for name in missing])
+        found: dict[str, int] = {}
+        column = historian_tags.c
+        for start in range(0, len(missing), 500):
+            chunk = missing[start : start + 500]
+            query = select(column.name, column.id).where(column.name.in_(chunk))
+            for name, tag_id in connection.execute(query):
+                found[name] = tag_id
+        return found
+
+    def _fail(self, exc: SQLAlchemyError) -> None:
+        message = describe_write_error(exc, self.location)
+        message += f"; {len(self._rows)} samples are kept in memory and retried"
+        if message != self.last_error:
+            log.error("historian: %s", message)
+        self.last_error = message
+
+    def _enforce_bound(self) -> None:
+        excess = len(self._rows) - self.max_pending_rows
+        if excess > 0:
+            del self._rows[:excess]
+            self._count_drop(excess)
+        excess = len(self._minutes) - self.max_pending_rows
+        if excess > 0:
+            for key in list(self._minutes)[:excess]:
+                del self._minutes[key]
+            self._count_drop(excess)
+
+    def _count_drop(self, count: int) -> None:
+        self._dropped += count
+        self._unlogged_drops += count
+        now = time.monotonic()
+        if now - self._drop_logged_at >= DROP_LOG_INTERVAL:
+            log.warning(
+                "historian: the pending buffer is full (%d rows, policy drop_oldest): %d "
+                "oldest rows dropped since the last warning, %d in all; %s",
+                self.max_pending_rows, self._unlogged_drops, self._dropped,
+                self.last_error or "the database is not keeping up",
+            )
+            self._unlogged_drops = 0
+            self._drop_logged_at = now
+
+
+def _row_specific(exc: SQLAlchemyError) -> bool:
+    """Errors caused by one row's content (retrying it cannot help), as opposed to the
+    database being unavailable (locked, read-only, full, gone), which a retry can fix."""
+    return isinstance(exc, IntegrityError | DataError) or not isinstance(exc, DBAPIError)
+
+
+def describe_write_error(exc: BaseException, location: str) -> str:
+    """A message for the operator: what is wrong with the database and what to do."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lowered = reason.lower()
+    if "locked" in lowered or "busy" in lowered:
+        hint = "another program holds a write lock on it; close that program"
+    elif "full" in lowered or "no space" in lowered:
+        hint = "its disk is full; free disk space"
+    elif "readonly" in lowered or "read-only" in lowered or "read only" in lowered:
+        hint = "it is read-only; give this user write access"
+    elif "malformed" in lowered or "not a database" in lowered:
+        hint = "the file is damaged; restore it from a backup"
+    else:
+        hint = "check the connection, permissions and free disk space"
+    return f"cannot write history to {location}: {reason}; {hint}"
+
+
+_Compiled = tuple[str, list[str] | None]  # SQL, and the parameter names if not positional
+
+
+class _Statements:
+    """The historian's upserts, compiled once for the engine's dialect and run as plain
+    executemany: SQLAlchemy's per-row parameter processing would halve the ingest rate,
+    and these values (floats, ints, text) need none."""
+
+    def __init__(self, engine: Engine) -> None:
+        name = engine.dialect.name
+        if name == "sqlite":
+            insert: Any = sqlite.insert
+        elif name == "postgresql":
+            insert = postgresql.insert
+        else:
+            raise StoreError(f"the historian supports SQLite and PostgreSQL, not {name}")
+        samples = insert(historian_samples)
+        samples = samples.on_conflict_do_update(
+            index_elements=[historian_samples.c.tag_id, historian_samples.c.t],
+            set_={c: samples.excluded[c] for c in ("value", "text", "quality", "detail")},
+        )
+        minutes = insert(historian_minutes)
+        minutes = minutes.on_conflict_do_update(
+            index_elements=[historian_minutes.c.tag_id, historian_minutes.c.minute],
+            set_=_merge_minutes(minutes.excluded),
+        )
+        tags = insert(historian_tags).on_conflict_do_nothing(
+            index_elements=[historian_tags.c.name]
+        )
+        self._dialect = engine.dialect
+        self._samples = self._compile(samples, [c.name for c in historian_samples.c])
+        self._minutes = self._compile(minutes, [c.name for c in historian_minutes.c])
+        self._tags = self._compile(tags, ["name"])
+
+    def _compile(self, statement: Any, keys: list[str]) -> _Compiled:
+        compiled = statement.compile(dialect=self._dialect, column_keys=keys)
+        if compiled.positional:
+            assert list(compiled.positiontup) == keys, compiled.positiontup
+            return str(compiled), None
+        return str(compiled), keys
+
+    @staticmethod
+    def _run(connection: Connection, statement: _Compiled, params: list[tuple[Any, ...]]) -> None:
+        sql, keys = statement
+        if keys is None:
+            connection.exec_driver_sql(sql, params)
+        else:
+            connection.exec_driver_sql(sql, [dict(zip(keys, p, strict=True)) for p in params])
+
+    def execute_samples(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
+        self._run(connection, self._samples, params)
+
+    def execute_minutes(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
+        self._run(connection, self._minutes, params)
+
+    def execute_tags(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
+        self._run(connection, self._tags, params)
+
+
+def _merge_minutes(new: Any) -> dict[str, Any]:
+    """ON CONFLICT: merge the stored roll-up with the one being inserted (``new``)."""
+    old = historian_minutes.c
+    return {
+        "min": case((old.min.is_(None), new.min), (new.min < old.min, new.min), else_=old.min),
+        "max": case((old.max.is_(None), new.max), (new.max > old.max, new.max), else_=old.max),
+        "sum": old.sum + new.sum,
+        "count": old.count + new.count,
+        "first": case(
+            (old.first_t.is_(None), new.first), (new.first_t < old.first_t, new.first),
+            else_=old.first,
+        ),
+        "first_t": case(
+            (old.first_t.is_(None), new.first_t), (new.first_t < old.first_t, new.first_t),
+            else_=old.first_t,
+        ),
+        "last": case(
+            (old.last_t.is_(None), new.last), (new.last_t >= old.last_t, new.last),
+            else_=old.last,
+        ),
+        "last_t": case(
+            (old.last_t.is_(None), new.last_t), (new.last_t >= old.last_t, new.last_t),
+            else_=old.last_t,
+        ),
+        "quality": case((new.quality > old.quality, new.quality), else_=old.quality),
+    }

@@ -1,0 +1,1 @@
+"""Alembic migrations of the HMI database; hmi.store.database runs them on open."""
