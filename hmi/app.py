@@ -85,6 +85,9 @@ async def _run_window(options: AppOptions) -> int:
             options.user,
             list(runtime.supervisor.statuses().values()),
             diagnostics=runtime.supervisor.diagnostics,
+            history=runtime.history,
+            shift_starts=options.site.shift_starts,
+            trend_sets=options.data_dir / "trends",
         )
         runtime.add_status_listener(window.on_device_status)
         closed = asyncio.Event()

@@ -18,10 +18,12 @@ from hmi.devices.supervisor import DeviceSupervisor
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
 from hmi.services.historian import HistorianService, RetentionPolicy
+from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.writes import WriteService
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
+from hmi.store.historian_query import HistorianQuery
 from hmi.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,9 @@ class Runtime:
         )
         self.writes = WriteService(site, self.supervisor.write, self.bus.latest)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
+        self.history = History(
+            HistorianQuery(self.database, retention_seconds=_kept_for(HISTORIAN_RETENTION))
+        )
         # every sample kept: subscribes now, so nothing published before start() is missed
         self.historian = HistorianService(
             self.bus,
@@ -111,6 +116,12 @@ class Runtime:
                 await asyncio.wait_for(task, timeout=5)
         self._tasks.clear()
         self.database.close()
+
+
+def _kept_for(policy: RetentionPolicy) -> float | None:
+    """How far back any history reaches: the longer of raw and roll-ups (None: for ever)."""
+    spans = (policy.raw_seconds, policy.minutes_seconds)
+    return None if None in spans else max(s for s in spans if s is not None)
 
 
 def _nothing() -> None:

@@ -6,6 +6,7 @@ naming the key and what is allowed, so a commissioning engineer fixes them in on
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from pathlib import Path
@@ -15,13 +16,16 @@ from hmi.config.checker import NAME, Checker, ConfigError, ConfigIssue, declared
 from hmi.config.devices import parse_devices
 from hmi.config.locate import LineIndex
 from hmi.config.tags import parse_tags
+from hmi.core.shifts import parse_shift_start
 from hmi.core.site import MesLink, ProductionCountRule, Site
 
 __all__ = ["ConfigError", "ConfigIssue", "load_site", "parse_site"]
 
 _RULE_KEYS = frozenset({"name", "counter_tag", "reject_tag", "period", "unit", "line"})
 _MES_KEYS = frozenset({"url", "api_key_secret", "timeout", "retry_interval", "verify_tls"})
-_TOP_KEYS = frozenset({"site", "scan_classes", "devices", "tags", "production", "mes", "trend"})
+_TOP_KEYS = frozenset(
+    {"site", "scan_classes", "devices", "tags", "production", "mes", "trend", "shifts"}
+)
 
 
 def load_site(path: str | Path) -> Site:
@@ -72,6 +76,7 @@ class _Validator(Checker):
             if pen not in declared_tags:
                 self.error(("trend", "pens"), f"trend.pens names unknown tag {pen!r}")
         window = self.number(trend, ("trend", "window"), 300.0, 10.0, 86_400.0)
+        shift_starts = self.shifts(raw)
         if self.issues:
             raise ConfigError(self.issues)
         return Site(
@@ -83,8 +88,28 @@ class _Validator(Checker):
             trend_pens=tuple(str(p) for p in pens if p in tag_names),
             trend_window=window,
             scan_classes=tuple(scan_classes.items()),
+            shift_starts=shift_starts,
             source=self.file,
         )
+
+    def shifts(self, raw: dict[str, Any]) -> tuple[dt.time, ...]:
+        """``[shifts] starts = ["06:00", "14:00", "22:00"]``: each runs until the next."""
+        table = self.table(raw, "shifts")
+        self.unknown_keys(table, ("shifts",), frozenset({"starts"}), "[shifts]")
+        starts = table.get("starts", [])
+        example = 'e.g. starts = ["06:00", "14:00", "22:00"]'
+        if not isinstance(starts, list):
+            self.error(("shifts", "starts"), f"shifts.starts must be a list of times, {example}")
+            return ()
+        times: list[dt.time] = []
+        for text in starts:
+            try:
+                times.append(parse_shift_start(str(text)))
+            except ValueError as exc:
+                self.error(("shifts", "starts"), f"shifts.starts: {exc}; {example}")
+        if len(set(times)) != len(times):
+            self.error(("shifts", "starts"), "shifts.starts lists the same time twice")
+        return tuple(sorted(times))
 
     def scan_classes(self, raw: dict[str, Any]) -> dict[str, float]:
         """``[scan_classes]``: name = seconds, e.g. fast = 0.1."""

@@ -5,6 +5,7 @@ hmi.config builds these from TOML; every other layer only reads them.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
@@ -190,6 +191,7 @@ class Site:
     trend_pens: tuple[str, ...] = ()
     trend_window: float = 300.0
     scan_classes: tuple[tuple[str, float], ...] = ()
+    shift_starts: tuple[dt.time, ...] = ()  # local start of each shift, in the day's order
     source: str = field(default="", compare=False)
 
     def device(self, name: str) -> Device:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from hmi.core.bus import TagBus
 from hmi.core.diagnostics import DeviceDiagnostics
+from hmi.core.history import HistoryReader
 from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.samples import Sample
 from hmi.core.site import Site
@@ -65,7 +68,14 @@ class MainWindow(QMainWindow):
         user: str,
         statuses: Sequence[DeviceStatus] = (),
         diagnostics: DiagnosticsProvider | None = None,
+        *,
+        history: HistoryReader | None = None,
+        shift_starts: Sequence[dt.time] = (),
+        trend_sets: Path | None = None,
     ) -> None:
+        """``history`` fills the trend from the historian (live data only without it),
+        ``shift_starts`` enables "Last shift", ``trend_sets`` is the folder for saved
+        trend sets (``<data dir>/trends``)."""
         super().__init__()
         form = load_ui("main_window")
         self.setStyleSheet(theme_stylesheet())
@@ -78,7 +88,8 @@ class MainWindow(QMainWindow):
         self._clock = _child(self, QLabel, "clockLabel")
 
         pens = [site.tag(name) for name in site.trend_pens] or list(site.tags[:4])
-        self.trend = TrendView(pens, site.trend_window)
+        self.trend = TrendView(pens, site.trend_window, all_tags=site.tags, history=history,
+                               shift_starts=shift_starts, trend_sets=trend_sets)
         self._host("trendBox").addWidget(self.trend)
         self.tag_model = TagTableModel(site.tags)
         self.tag_table = TagTableView(self.tag_model)
@@ -160,5 +171,6 @@ class MainWindow(QMainWindow):
         self.device_view.stop()
         self.bridge.close()
         self.events.close_view()
+        self.trend.close_view()
         super().closeEvent(event)
         self.closed.emit()

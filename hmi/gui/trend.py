@@ -1,75 +1,57 @@
-"""Live trend: one strip chart per pen on a shared, scrolling time axis.
+"""The trend: many pens on one time axis, live or over any range of history.
 
-Samples go into preallocated ring buffers as they arrive; the curves are redrawn once
-per display tick, and only for pens that changed.
+A shell that attaches small tools to one canvas (hmi.gui.trend_*): the pen list
+(legend), the cursor and its readout, the marker layer, quality strips, the history
+filler, trend sets and export. Samples go into each pen's ring buffers as they arrive;
+what is drawn is decimated to the plot's pixel columns (hmi.core.decimate), so a curve
+never holds more than about two points per pixel however long the range.
 """
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import enum
+import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
-import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
-from hmi.core.ring import TrendRing
-from hmi.core.samples import Quality, Sample
+from hmi.core.history import Buckets, HistoryReader
+from hmi.core.samples import Sample
+from hmi.core.shifts import last_completed_shift
 from hmi.core.site import Tag
-from hmi.gui.formatting import format_value
+from hmi.gui.formatting import format_datetime
+from hmi.gui.trend_canvas import TrendCanvas
+from hmi.gui.trend_cursor import CursorReadout, CursorTool
+from hmi.gui.trend_export import export_csv, export_png
+from hmi.gui.trend_fill import DEBOUNCE_MS, FillRequest, HistoryFiller
+from hmi.gui.trend_markers import MarkerLayer
+from hmi.gui.trend_pens import RING_CAPACITY, PenPanel, PenSet, TrendPen
+from hmi.gui.trend_picker import TagPickerDialog
+from hmi.gui.trend_quality import QualityLayer
+from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetsDialog, TrendSetStore
+from hmi.gui.trend_toolbar import LIVE_WINDOWS, TrendToolbar, window_text
 
-# Distinct on grey and readable by the common colour-blindnesses (Okabe-Ito, darkened).
-PEN_COLOURS = ("#0b5394", "#8a4b08", "#1b7a5a", "#7a1f5c", "#4a4a4a", "#a35f00", "#3d6e9e")
-RING_CAPACITY = 20_000
+log = logging.getLogger(__name__)
+
+MIN_WINDOW, MAX_WINDOW = LIVE_WINDOWS[0], LIVE_WINDOWS[-1]
+HISTORY_MARGIN = 0.5  # fetch this fraction of the view either side, so a pan has data
+LIVE_DATA_REDRAW_S = 1.0  # new data shows within this even when the view moves slower
 
 
-class TrendPen:
-    """One tag on the trend: its ring buffer, curve and header label."""
-
-    def __init__(self, tag: Tag, plot: pg.PlotItem, colour: str) -> None:
-        self.tag = tag
-        self.plot = plot
-        self.colour = colour
-        self.ring = TrendRing(RING_CAPACITY)
-        self.curve = plot.plot(pen=pg.mkPen(colour, width=2), connect="finite")
-        self.curve.setDownsampling(auto=True, method="peak")
-        self.curve.setClipToView(True)
-        self.latest: Sample | None = None
-        self.dirty = False
-
-    def add(self, sample: Sample) -> None:
-        good = sample.quality is not Quality.BAD and isinstance(sample.value, int | float)
-        value = float(sample.value) if good else math.nan  # type: ignore[arg-type]
-        self.ring.append(sample.source_time, value)
-        self.latest = sample
-        self.dirty = True
-
-    def title(self) -> str:
-        units = f" {self.tag.units}" if self.tag.units else ""
-        sample = self.latest
-        if sample is None:
-            reading, colour = "waiting for data", "#555555"
-        elif sample.quality is Quality.BAD:
-            reading, colour = f"BAD — {sample.detail}", "#c62828"
-        elif sample.quality is Quality.UNCERTAIN:
-            reading, colour = f"{format_value(sample)}{units} (uncertain)", "#8a6d00"
-        else:
-            reading, colour = f"{format_value(sample)}{units}", "#1e1e1e"
-        return (
-            f"<span style='color:{self.colour};font-size:14pt'>■</span>"
-            f"<span style='font-size:12pt'> {self.tag.name} </span>"
-            f"<span style='color:{colour};font-size:12pt;font-weight:600'>{reading}</span>"
-        )
-
-    def redraw(self) -> None:
-        times, values = self.ring.view()
-        self.curve.setData(times, values)
-        self.plot.setTitle(self.title())
-        self.dirty = False
+class TrendMode(enum.Enum):
+    LIVE = "live"  # the view follows now (unless paused)
+    HISTORY = "history"  # a fixed range
 
 
 class TrendView(QWidget):
-    """Stacked strip charts, X linked, scrolling over the last ``window`` seconds."""
+    """Pens beside a plot. ``add_samples`` + ``refresh`` feed it at display rate."""
 
     def __init__(
         self,
@@ -77,46 +59,415 @@ class TrendView(QWidget):
         window: float = 300.0,
         clock: Callable[[], float] = time.time,
         parent: QWidget | None = None,
+        *,
+        all_tags: Sequence[Tag] = (),
+        history: HistoryReader | None = None,
+        shift_starts: Sequence[dt.time] = (),
+        trend_sets: Path | None = None,
+        export_dir: Path | None = None,
+        ring_capacity: int = RING_CAPACITY,
+        debounce_ms: int = DEBOUNCE_MS,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("trendView")
-        self.span = window
+        self.span = min(max(float(window), MIN_WINDOW), MAX_WINDOW)
+        self.mode = TrendMode.LIVE
+        self.paused = False
         self._clock = clock
-        self._graphics = pg.GraphicsLayoutWidget()
-        self._graphics.setBackground("#e6e6e6")
+        self._all_tags = {tag.name: tag for tag in (all_tags or tags)}
+        self._reader = history
+        self._shift_starts = tuple(shift_starts)
+        self._export_dir = export_dir or Path.home()
+        self._dirty_since = math.inf
+        self._drawn_at = -math.inf  # the view's end time at the last redraw
+        self._scrolling = False
+        self.redraws = 0
+        self._error = ""
+        self._tasks: set[asyncio.Task[object]] = set()
+
+        self.canvas = TrendCanvas()
+        self.pen_set = PenSet(self.canvas, ring_capacity)
+        self.panel = PenPanel()
+        self.readout = CursorReadout()
+        self.cursor_tool = CursorTool(self.canvas, self.readout, self._pen_list, clock)
+        self.markers = MarkerLayer(self.canvas)
+        self.quality = QualityLayer(self.canvas)
+        self.toolbar = TrendToolbar()
+        self.trend_sets = TrendSetStore(trend_sets) if trend_sets is not None else None
+        self.filler = (HistoryFiller(history, self._apply_history, debounce_ms, self)
+                       if history is not None else None)
+        self._redraw_soon = QTimer(self)  # coalesces the range changes of one gesture
+        self._redraw_soon.setSingleShot(True)
+        self._redraw_soon.setInterval(0)
+        self._redraw_soon.timeout.connect(self.redraw)
+        self._build_layout()
+        self._connect()
+        for tag in tags:
+            self.pen_set.add(tag)
+        self.toolbar.set_windows(self.span)
+        self.go_live()
+        self._pens_changed()
+
+    # -- construction ---------------------------------------------------------------------
+
+    def _build_layout(self) -> None:
+        side = QSplitter(Qt.Orientation.Vertical)
+        side.setObjectName("trendSide")
+        side.addWidget(self.panel)
+        side.addWidget(self.readout)
+        side.setChildrenCollapsible(False)
+        self.body = QSplitter(Qt.Orientation.Horizontal)
+        self.body.setObjectName("trendBody")
+        self.body.addWidget(self.canvas)
+        self.body.addWidget(side)
+        self.body.setStretchFactor(0, 1)
+        self.body.setStretchFactor(1, 0)
+        self.body.setSizes([1200, 400])
+        self.body.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._graphics)
-        self.pens: dict[str, TrendPen] = {}
-        first: pg.PlotItem | None = None
-        for i, tag in enumerate(tags):
-            axis = pg.DateAxisItem(orientation="bottom")
-            plot = self._graphics.addPlot(row=i, col=0, axisItems={"bottom": axis})
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setMenuEnabled(False)
-            plot.setMouseEnabled(x=False, y=False)
-            plot.getAxis("left").setWidth(64)
-            plot.getAxis("left").setLabel(units=None, text=tag.units or "")
-            plot.getAxis("bottom").setStyle(showValues=i == len(tags) - 1)
-            plot.enableAutoRange(axis="y")
-            if first is None:
-                first = plot
+        layout.setSpacing(4)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.body, 1)
+        self.toolbar.last_shift.setEnabled(bool(self._shift_starts))
+        self.toolbar.sets.setEnabled(self.trend_sets is not None)
+
+    def _connect(self) -> None:
+        bar = self.toolbar
+        bar.live.clicked.connect(lambda _checked: self.go_live())
+        bar.pause.clicked.connect(self._on_pause_clicked)
+        bar.window_combo.currentIndexChanged.connect(self._on_window_chosen)
+        bar.earlier.clicked.connect(lambda: self.page(-1))
+        bar.later.clicked.connect(lambda: self.page(+1))
+        bar.last_shift.clicked.connect(self.show_last_shift)
+        bar.cursor_button.toggled.connect(self.cursor_tool.set_enabled)
+        bar.sets.clicked.connect(self.open_trend_sets)
+        bar.csv.clicked.connect(self._on_csv_clicked)
+        bar.png.clicked.connect(self._on_png_clicked)
+        self.panel.visibilityChanged.connect(self.set_pen_visible)
+        self.panel.ownAxisChanged.connect(self.set_own_axis)
+        self.panel.removeRequested.connect(self.remove_pen)
+        self.panel.pickRequested.connect(self.open_picker)
+        self.canvas.view.sigXRangeChanged.connect(self._on_x_range_changed)
+        self.canvas.view.sigRangeChangedManually.connect(self._on_manual_range)
+        self.canvas.view.sigResized.connect(self._on_x_range_changed)  # columns changed
+        if self.filler is not None:
+            self.filler.failed.connect(self._on_fill_failed)
+            self.filler.busyChanged.connect(lambda _busy: self._show_status())
+
+    # -- pens -------------------------------------------------------------------------------
+
+    @property
+    def pens(self) -> dict[str, TrendPen]:
+        return self.pen_set.pens
+
+    def _pen_list(self) -> list[TrendPen]:
+        return list(self.pen_set.pens.values())
+
+    def _pens_changed(self) -> None:
+        self.pen_set.regroup()
+        self.panel.show_pens(self._pen_list())
+        self._ensure_history(immediately=True)
+        self.redraw()
+
+    def add_pen(self, name: str) -> TrendPen:
+        pen = self.pen_set.add(self._all_tags[name])
+        self._pens_changed()
+        return pen
+
+    def remove_pen(self, name: str) -> None:
+        self.pen_set.remove(name)
+        self._pens_changed()
+
+    def set_pens(self, names: Iterable[str]) -> None:
+        """Exactly these pens, in this order; pens that stay keep their live data."""
+        wanted = [n for n in names if n in self._all_tags]
+        kept = {n: p for n, p in self.pen_set.pens.items() if n in wanted}
+        for name in [n for n in self.pen_set.pens if n not in kept]:
+            self.pen_set.remove(name)
+        self.pen_set.pens = {}
+        for name in wanted:
+            if name in kept:
+                self.pen_set.pens[name] = kept[name]
             else:
-                plot.setXLink(first)
-            self.pens[tag.name] = TrendPen(tag, plot, PEN_COLOURS[i % len(PEN_COLOURS)])
-            self.pens[tag.name].plot.setTitle(self.pens[tag.name].title())
+                self.pen_set.add(self._all_tags[name])
+        self._pens_changed()
+
+    def set_pen_visible(self, name: str, visible: bool) -> None:
+        self.pens[name].visible = visible
+        self._pens_changed()
+
+    def set_own_axis(self, name: str, own: bool) -> None:
+        self.pens[name].own_axis = own
+        self._pens_changed()
+
+    def open_picker(self) -> TagPickerDialog:
+        dialog = TagPickerDialog(list(self._all_tags.values()), self.pens, self)
+        dialog.chosen.connect(self.set_pens)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    # -- data -------------------------------------------------------------------------------
 
     def add_samples(self, samples: Sequence[Sample]) -> None:
+        pens = self.pen_set.pens
         for sample in samples:
-            pen = self.pens.get(sample.tag)
+            pen = pens.get(sample.tag)
             if pen is not None:
-                pen.add(sample)
+                pen.series.add(sample)
+                self._dirty_since = min(self._dirty_since, sample.source_time)
 
-    def refresh(self) -> None:
-        """Redraw changed pens and scroll the time axis to now."""
-        for pen in self.pens.values():
-            if pen.dirty:
-                pen.redraw()
-        if self.pens:
+    def refresh(self, force: bool = False) -> None:
+        """Once per display tick: scroll the live view to now and redraw, but only when
+        the screen would change: the view has moved a pixel column, or new data arrived
+        and the last redraw is LIVE_DATA_REDRAW_S old (a 24 h window moves one pixel in
+        45 s; repainting it at 10 Hz would cost the loop for nothing). Paused, the view
+        stays still while the rings keep filling."""
+        if self.mode is TrendMode.LIVE and not self.paused:
             now = self._clock()
-            next(iter(self.pens.values())).plot.setXRange(now - self.span, now, padding=0)
+            column = self.span / self.canvas.columns()
+            since = now - self._drawn_at
+            if force or since >= column or (self._dirty_since < math.inf and
+                                   since >= LIVE_DATA_REDRAW_S) or since < 0:
+                self._scrolling = True
+                try:
+                    self.canvas.set_x_range(now - self.span, now)
+                finally:
+                    self._scrolling = False
+                self.redraw()
+                return
+        elif self._dirty_since <= self.canvas.x_range()[1]:
+            self.redraw()
+            return
+        self.cursor_tool.refresh()
+
+    def redraw(self) -> None:
+        """Decimate every visible pen to the plot's columns and hand that to the curves."""
+        self._redraw_soon.stop()
+        t0, t1 = self.canvas.x_range()
+        if not t1 > t0:
+            return
+        columns = self.canvas.columns()
+        pens = self._pen_list()
+        levels = {}
+        for pen in pens:
+            if pen.visible:
+                times, values, levels[pen.name] = pen.series.draw(t0, t1, columns)
+                pen.curve.setData(times, values)
+        self.quality.update(pens, levels, t0, t1)
+        self._drawn_at = t1
+        self.redraws += 1
+        self.cursor_tool.refresh()
+        self._dirty_since = math.inf
+
+    def _on_x_range_changed(self) -> None:
+        if not self._scrolling:  # refresh() redraws right after its own scroll
+            self._redraw_soon.start()
+        self._ensure_history()
+
+    def _on_manual_range(self) -> None:
+        """A pan or zoom by hand holds a live view still (it would jump back otherwise)."""
+        if self.mode is TrendMode.LIVE and not self.paused:
+            self.set_paused(True)
+
+    # -- history ----------------------------------------------------------------------------
+
+    def _covered(self, have: FillRequest | None, t0: float, t1: float, width: float) -> bool:
+        if have is None or not set(self.pens) <= set(have.tags):
+            return False
+        if have.start > t0 + width or not 0.5 * width <= have.bucket_width <= 1.25 * width:
+            return False
+        if have.end >= min(t1, self._clock()) - width:
+            return True
+        # The rings hold every sample since the fill (they join where the history ends)
+        # unless one has wrapped since and lost the samples just after that end.
+        return not any(pen.series.wrapped_since(have.end) for pen in self.pens.values())
+
+    def _ensure_history(self, immediately: bool = False) -> None:
+        if self.filler is None or not self.pens or not self.isVisible():
+            return  # hidden, the plot has no width to ask for; showEvent asks
+        t0, t1 = self.canvas.x_range()
+        if not t1 > t0:
+            return
+        columns = self.canvas.columns()
+        width = (t1 - t0) / columns
+        if self._covered(self.filler.pending, t0, t1, width) or \
+                self._covered(self.filler.covered, t0, t1, width):
+            return
+        now = self._clock()
+        margin = HISTORY_MARGIN * (t1 - t0)
+        start, end = t0 - margin, min(t1 + margin, now)
+        if not end > start:
+            return
+        count = max(1, round((end - start) / width))
+        scrolling = self.mode is TrendMode.LIVE and not self.paused
+        self.filler.request(list(self.pens), start, end, count,
+                            immediately=immediately, restart=not scrolling)
+
+    def _apply_history(self, request: FillRequest, found: dict[str, Buckets]) -> None:
+        self._error = ""
+        for pen in self.pens.values():
+            pen.series.set_history(found.get(pen.name))
+        self.redraw()
+        self._show_status()
+
+    def _on_fill_failed(self, message: str) -> None:
+        self._error = message
+        self._show_status()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 (Qt's API)
+        super().showEvent(event)
+        # after the layout has given the plot its width
+        QTimer.singleShot(0, lambda: self._ensure_history(immediately=True))
+
+    # -- modes ------------------------------------------------------------------------------
+
+    def go_live(self, span: float | None = None) -> None:
+        """Follow now over the last ``span`` seconds (default: the current window)."""
+        if span is not None:
+            self.span = min(max(float(span), MIN_WINDOW), MAX_WINDOW)
+            self.toolbar.set_windows(self.span)
+        self.mode = TrendMode.LIVE
+        self.paused = False
+        self.refresh(force=True)
+        self._ensure_history(immediately=True)
+        self._show_status()
+
+    def set_paused(self, paused: bool) -> None:
+        if self.mode is not TrendMode.LIVE:
+            return
+        self.paused = paused
+        if not paused:
+            self.refresh(force=True)
+        self._show_status()
+
+    def show_history(self, start: float, end: float) -> None:
+        """A fixed range, filled from the historian."""
+        self.mode = TrendMode.HISTORY
+        self.paused = False
+        self.canvas.set_x_range(start, end)
+        self._ensure_history(immediately=True)
+        self.redraw()
+        self._show_status()
+
+    def last_shift(self) -> tuple[float, float]:
+        now = dt.datetime.fromtimestamp(self._clock())
+        start, end = last_completed_shift(now, self._shift_starts)
+        return start.timestamp(), end.timestamp()
+
+    def show_last_shift(self) -> None:
+        self.show_history(*self.last_shift())
+
+    def page(self, direction: int) -> None:
+        """One screen earlier (-1) or later (+1); paging a live view pauses it."""
+        t0, t1 = self.canvas.x_range()
+        step = direction * (t1 - t0)
+        if self.mode is TrendMode.LIVE:
+            self.paused = True
+        self.canvas.set_x_range(t0 + step, t1 + step)
+        self._show_status()
+
+    def _on_pause_clicked(self, checked: bool) -> None:
+        if self.mode is TrendMode.HISTORY:
+            self.go_live()
+        self.set_paused(checked)
+
+    def _on_window_chosen(self, index: int) -> None:
+        span = self.toolbar.window_combo.itemData(index)
+        if span is not None:
+            self.go_live(float(span))
+
+    def _show_status(self) -> None:
+        bar = self.toolbar
+        bar.live.setChecked(self.mode is TrendMode.LIVE and not self.paused)
+        bar.pause.setChecked(self.mode is TrendMode.LIVE and self.paused)
+        if self.mode is TrendMode.LIVE:
+            text = f"LIVE · last {window_text(self.span)}"
+            if self.paused:
+                text = "PAUSED · data still arriving · press Live to follow"
+        else:
+            t0, t1 = self.canvas.x_range()
+            text = f"HISTORY · {format_datetime(t0)} → {format_datetime(t1)}"
+        if self.filler is not None and self.filler.busy:
+            text += " · loading history…"
+        if self._error:
+            bar.set_status(f"{text} · {self._error}", abnormal=True)
+        else:
+            bar.set_status(text)
+
+    # -- trend sets and export ----------------------------------------------------------------
+
+    def current_trend_set(self, name: str) -> TrendSet:
+        pens = tuple(PenSpec(p.name, p.own_axis, p.visible) for p in self.pens.values())
+        return TrendSet(name, pens, self.span)
+
+    def apply_trend_set(self, trend_set: TrendSet) -> list[str]:
+        """Show a saved set; returns the tags it names that this site does not have."""
+        missing = [p.tag for p in trend_set.pens if p.tag not in self._all_tags]
+        self.set_pens(p.tag for p in trend_set.pens)
+        for spec in trend_set.pens:
+            pen = self.pens.get(spec.tag)
+            if pen is not None:
+                pen.own_axis, pen.visible = spec.own_axis, spec.visible
+        self._pens_changed()
+        self.go_live(trend_set.window)
+        return missing
+
+    def open_trend_sets(self) -> TrendSetsDialog | None:
+        if self.trend_sets is None:
+            return None
+        store = self.trend_sets
+        dialog = TrendSetsDialog(store, self)
+        dialog.loadRequested.connect(self.apply_trend_set)
+        dialog.saveRequested.connect(lambda name: store.save(self.current_trend_set(name)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
+
+    def export_png(self, path: Path) -> Path:
+        """The plot with its pen list and readout, as on screen."""
+        return export_png(self.body, path)
+
+    async def export_csv(self, path: Path) -> int:
+        """The visible range at full resolution; returns the rows written."""
+        t0, t1 = self.canvas.x_range()
+        visible = [pen for pen in self.pens.values() if pen.visible]
+        return await export_csv(path, visible, t0, min(t1, self._clock()), self._reader)
+
+    def _ask_path(self, title: str, suffix: str, done: Callable[[Path], object]) -> None:
+        stamp = time.strftime("%Y%m%d-%H%M", time.localtime(self._clock()))
+        dialog = QFileDialog(self, title, str(self._export_dir / f"trend-{stamp}.{suffix}"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix(suffix)
+        dialog.fileSelected.connect(lambda chosen: done(Path(chosen)))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # never exec() under qasync (STYLE.md)
+
+    def _on_png_clicked(self) -> None:
+        self._ask_path("Save trend picture", "png", self.export_png)
+
+    def _on_csv_clicked(self) -> None:
+        def start(path: Path) -> None:
+            task = asyncio.ensure_future(self._export_csv_reporting(path))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        self._ask_path("Export visible range", "csv", start)
+
+    async def _export_csv_reporting(self, path: Path) -> None:
+        self.toolbar.set_status(f"Exporting to {path.name}…")
+        try:
+            rows = await self.export_csv(path)
+        except Exception as exc:  # the operator needs to hear why; the app goes on
+            log.exception("CSV export failed")
+            self.toolbar.set_status(f"Export failed: {exc}", abnormal=True)
+            return
+        self.toolbar.set_status(f"Exported {rows} rows to {path}")
+
+    def close_view(self) -> None:
+        """Stop history requests in flight (the window is closing)."""
+        if self.filler is not None:
+            self.filler.cancel()
+        for task in list(self._tasks):
+            task.cancel()

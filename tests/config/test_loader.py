@@ -291,3 +291,15 @@ unit_id = 2
 '''
     errors = errors_of(text)
     assert any("shares /dev/ttyUSB0 with 'rtu'" in e for e in errors), errors
+
+
+def test_shifts_are_parsed_sorted_and_mistakes_named():
+    import datetime as dt
+
+    site = parse_site(GOOD + '\n[shifts]\nstarts = ["22:00", "06:00", "14:00"]\n', "s.toml")
+    assert site.shift_starts == (dt.time(6), dt.time(14), dt.time(22))
+    errors = errors_of(GOOD + '\n[shifts]\nstarts = ["6 o\'clock"]\n')
+    assert len(errors) == 1
+    assert errors[0].startswith("s")
+    assert "shifts.starts" in errors[0]
+    assert 'starts = ["06:00", "14:00", "22:00"]' in errors[0]

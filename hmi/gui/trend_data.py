@@ -1,0 +1,174 @@
+"""What one trend pen holds: live samples in ring buffers and the last history fill,
+joined and decimated to the plot's pixel columns. No Qt here; the tools draw from it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hmi.core.decimate import NO_DATA, column_quality, decimate
+from hmi.core.history import BAD, GOOD, UNCERTAIN, Buckets
+from hmi.core.ring import TrendRing
+from hmi.core.samples import Quality, Sample
+
+FloatArray = npt.NDArray[np.float64]
+QualityArray = npt.NDArray[np.int8]
+
+QUALITY_CODE = {Quality.GOOD: GOOD, Quality.UNCERTAIN: UNCERTAIN, Quality.BAD: BAD}
+QUALITY_NAME = {GOOD: "GOOD", UNCERTAIN: "UNCERTAIN", BAD: "BAD", NO_DATA: "NO DATA"}
+
+
+class PenRing:
+    """A TrendRing of times/values with the samples' quality codes kept alongside."""
+
+    def __init__(self, capacity: int) -> None:
+        self.values = TrendRing(capacity)
+        self._quality = np.zeros(2 * capacity, dtype=np.int8)
+        self._next = 0
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def append(self, time: float, value: float, quality: int) -> None:
+        capacity = self.values.capacity
+        self._quality[self._next] = self._quality[self._next + capacity] = quality
+        self._next = (self._next + 1) % capacity
+        self.values.append(time, value)
+
+    def view(self) -> tuple[FloatArray, FloatArray, QualityArray]:
+        times, values = self.values.view()
+        capacity = self.values.capacity
+        end = self._next + capacity if len(self) == capacity else self._next
+        return times, values, self._quality[end - len(self):end]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A pen's reading at one time: a value (or a bucket's min..max) and its quality."""
+
+    low: float
+    high: float
+    quality: int  # GOOD, UNCERTAIN, BAD or NO_DATA
+
+    @property
+    def has_value(self) -> bool:
+        return self.quality in (GOOD, UNCERTAIN) and not math.isnan(self.low)
+
+
+NO_READING = Reading(math.nan, math.nan, NO_DATA)
+
+
+def sample_value(sample: Sample) -> float:
+    """The number a sample draws as; BAD and non-numeric values are a gap (NaN)."""
+    value = sample.value
+    if sample.quality is Quality.BAD or value is None or isinstance(value, str):
+        return math.nan
+    return float(value)
+
+
+class PenSeries:
+    """One tag's live ring and history fill; history covers [start, end), the ring the
+    rest, so live data joins where the history ends."""
+
+    def __init__(self, capacity: int) -> None:
+        self.ring = PenRing(capacity)
+        self.history: Buckets | None = None
+        self.latest: Sample | None = None
+
+    def add(self, sample: Sample) -> None:
+        self.ring.append(sample.source_time, sample_value(sample),
+                         QUALITY_CODE[sample.quality])
+        self.latest = sample
+
+    def set_history(self, buckets: Buckets | None) -> None:
+        self.history = buckets
+
+    def _ring_slice(self, a: float, b: float, before: bool = True, after: bool = True,
+                    ) -> tuple[FloatArray, FloatArray, FloatArray, QualityArray] | None:
+        """Ring points in [a, b], with the neighbour before and after unless the history
+        is the neighbour there."""
+        times, values, quality = self.ring.view()
+        if b <= a or not len(times):
+            return None
+        i = max(int(np.searchsorted(times, a, side="left")) - int(before), 0)
+        j = int(np.searchsorted(times, b, side="right")) + int(after)
+        return (times[i:j], values[i:j], values[i:j], quality[i:j]) if j > i else None
+
+    def window(self, t0: float, t1: float) -> tuple[
+            FloatArray, FloatArray, FloatArray, QualityArray]:
+        """Times, lows, highs and quality covering [t0, t1] (one point either side so the
+        line reaches the edges): history where it has answered, ring points elsewhere."""
+        history = self.history
+        if history is None:
+            parts = [self._ring_slice(t0, t1)]
+        else:
+            i = max(int(np.searchsorted(history.times, t0, side="left")) - 1, 0)
+            j = int(np.searchsorted(history.times, t1, side="right")) + 1
+            parts = [
+                self._ring_slice(t0, min(t1, history.start), after=False),
+                (history.times[i:j], history.mins[i:j], history.maxs[i:j],
+                 history.quality[i:j]),
+                self._ring_slice(max(t0, history.end), t1, before=False),
+            ]
+        found = [part for part in parts if part is not None and len(part[0])]
+        if not found:
+            empty = np.empty(0)
+            return empty, empty, empty, np.empty(0, dtype=np.int8)
+        if len(found) == 1:
+            return found[0]
+        times, lows, highs, quality = (np.concatenate(c) for c in zip(*found, strict=True))
+        # the neighbours taken at a join can overlap the other source: keep time order
+        order = np.argsort(times, kind="stable")
+        return times[order], lows[order], highs[order], quality[order].astype(np.int8)
+
+    def draw(self, t0: float, t1: float, columns: int) -> tuple[
+            FloatArray, FloatArray, QualityArray]:
+        """What to draw for [t0, t1] at ``columns`` pixels: the curve's points (min/max
+        per column, plus the neighbours outside so the line reaches the plot's edges)
+        and each column's worst quality."""
+        times, lows, highs, quality = self.window(t0, t1)
+        if not len(times):
+            return times, lows, np.full(columns, NO_DATA, dtype=np.int8)
+        inner_t, inner_v = decimate(times, lows, t0, t1, columns, highs)
+        head = times[:1] < t0
+        tail = times[-1:] > t1
+        curve_t = np.concatenate((times[:1][head], inner_t, times[-1:][tail]))
+        curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
+        inside = int(head[0])  # window() keeps at most one point before t0
+        before = int(quality[0]) if inside else NO_DATA
+        levels = column_quality(times[inside:], quality[inside:], t0, t1, columns, before)
+        return curve_t, curve_v, levels
+
+    def curve(self, t0: float, t1: float, columns: int) -> tuple[FloatArray, FloatArray]:
+        times, values, _ = self.draw(t0, t1, columns)
+        return times, values
+
+    def quality_columns(self, t0: float, t1: float, columns: int) -> QualityArray:
+        return self.draw(t0, t1, columns)[2]
+
+    def at(self, t: float) -> Reading:
+        """The reading in force at ``t``: the history bucket holding it, else the last
+        live sample at or before it (a sample holds until the next one)."""
+        history = self.history
+        if history is not None and history.start <= t < history.end and len(history):
+            i = int(np.searchsorted(history.times, t, side="right")) - 1
+            if i >= 0:
+                return Reading(float(history.mins[i]), float(history.maxs[i]),
+                               int(history.quality[i]))
+            return NO_READING
+        times, values, quality = self.ring.view()
+        i = int(np.searchsorted(times, t, side="right")) - 1
+        if i < 0:
+            return NO_READING
+        value = float(values[i])
+        return Reading(value, value, int(quality[i]))
+
+    def wrapped_since(self, t: float) -> bool:
+        """Whether the full ring has dropped samples newer than ``t``."""
+        if len(self.ring) < self.ring.values.capacity:
+            return False
+        times, _, _ = self.ring.view()
+        return bool(times[0] > t)

@@ -1,0 +1,181 @@
+"""The trend's dialogs and exports: tag picker, trend sets, CSV and PNG, last shift."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+
+from hmi.core.history import BAD
+from hmi.core.samples import Quality
+from hmi.gui.trend import TrendMode
+from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetStore
+from tests.conftest import wait_for
+from tests.gui.test_trend import T0, FakeHistory, make_tag, sample, sine_series, trend
+
+SITE_TAGS = [
+    make_tag("Filler.Speed", "bpm", "Line speed, bottles per minute"),
+    make_tag("Filler.TankLevel", "%", "Product tank level"),
+    make_tag("Filler.ProductTemp", "°C", "Product temperature at the filler bowl"),
+    make_tag("Capper.Torque", "Nm", "Cap torque"),
+]
+
+
+def test_picker_search_filters_the_site_tags_and_ok_sets_the_pens(qtbot):
+    view = trend(qtbot, SITE_TAGS[:1], [T0], all_tags=SITE_TAGS)
+    dialog = view.open_picker()
+    assert dialog.isVisible()
+    assert dialog.selected() == ["Filler.Speed"]
+    dialog.search.setText("tank")
+    assert dialog.visible_names() == ["Filler.TankLevel"]
+    dialog.search.setText("filler TEMP")  # every word, any case, name or description
+    assert dialog.visible_names() == ["Filler.ProductTemp"]
+    dialog.search.setText("°c")
+    assert dialog.visible_names() == ["Filler.ProductTemp"]
+    dialog.search.setText("")
+    assert len(dialog.visible_names()) == 4
+    row = dialog.list.item(3)  # a tap anywhere on the row toggles it
+    rect = dialog.list.visualItemRect(row)
+    qtbot.mouseClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert dialog.selected() == ["Filler.Speed", "Capper.Torque"]
+    dialog.set_checked("Filler.Speed", False)
+    qtbot.mouseClick(dialog.findChild(type(view.toolbar.live), "tagPickerOk"),
+                     Qt.MouseButton.LeftButton)
+    assert list(view.pens) == ["Capper.Torque"]
+    assert set(view.canvas.groups) == {"units:Nm"}
+
+
+def test_trend_set_store_round_trip(tmp_path: Path):
+    store = TrendSetStore(tmp_path / "trends")
+    assert store.names() == []
+    saved = TrendSet("Filler / overview", (PenSpec("Filler.Speed"),
+                                           PenSpec("Filler.TankLevel", own_axis=True,
+                                                   visible=False)), 3600.0)
+    path = store.save(saved)
+    assert path.parent == tmp_path / "trends"
+    assert path.suffix == ".json"
+    (tmp_path / "trends" / "notes.json").write_text("not a trend set", "utf-8")
+    assert store.names() == ["Filler / overview"]
+    assert store.load("Filler / overview") == saved
+    assert store.delete("Filler / overview")
+    assert store.names() == []
+    with pytest.raises(KeyError):
+        store.load("Filler / overview")
+
+
+def test_trend_sets_save_and_load_through_the_view(qtbot, tmp_path: Path):
+    folder = tmp_path / "trends"
+    first = trend(qtbot, SITE_TAGS[:2], [T0], all_tags=SITE_TAGS, trend_sets=folder,
+                  window=900.0)
+    first.set_own_axis("Filler.TankLevel", True)
+    first.set_pen_visible("Filler.Speed", False)
+    dialog = first.open_trend_sets()
+    dialog.name_edit.setText("Tank check")
+    dialog.save_button.click()
+    assert [dialog.list.item(i).text() for i in range(dialog.list.count())] == ["Tank check"]
+    dialog.reject()
+
+    second = trend(qtbot, SITE_TAGS[2:], [T0], all_tags=SITE_TAGS, trend_sets=folder)
+    dialog = second.open_trend_sets()
+    dialog.list.setCurrentRow(0)
+    dialog.load_button.click()
+    assert list(second.pens) == ["Filler.Speed", "Filler.TankLevel"]
+    assert second.pens["Filler.TankLevel"].own_axis
+    assert not second.pens["Filler.Speed"].visible
+    assert second.span == 900.0
+    assert second.mode is TrendMode.LIVE
+    assert set(second.canvas.groups) == {"pen:Filler.TankLevel"}
+    assert second.apply_trend_set(TrendSet("x", (PenSpec("Gone.Tag"),), 60.0)) == ["Gone.Tag"]
+
+    dialog = second.open_trend_sets()
+    dialog.list.setCurrentRow(0)
+    dialog.delete_button.click()
+    assert dialog.list.count() == 0
+    assert TrendSetStore(folder).names() == []
+
+
+def test_export_csv_asks_the_historian_at_full_resolution_and_png_grabs_the_plot(
+        qloop, qtbot, tmp_path: Path):
+    times, values, quality = sine_series(T0 - 86_400, T0)
+    quality[-100:-90] = BAD
+    values[-100:-90] = np.nan
+    history = FakeHistory({"Filler.Speed": (times, values, quality),
+                           "Filler.TankLevel": sine_series(T0 - 86_400, T0)})
+
+    async def scenario() -> None:
+        view = trend(qtbot, SITE_TAGS[:2], [T0], window=300.0, history=history,
+                     all_tags=SITE_TAGS)
+        await wait_for(lambda: view.filler.covered is not None and not view.filler.busy, 5,
+                       "history")
+        path = tmp_path / "visible.csv"
+        rows = await view.export_csv(path)
+        _, start, end, count = history.calls[-1]
+        assert (start, end) == pytest.approx((T0 - 300, T0))
+        assert count == 300
+        assert rows == 2 * 300  # 1 s data over 300 s, both pens: every sample, not per pixel
+        with path.open(newline="", encoding="utf-8") as file:
+            table = list(csv.DictReader(file))
+        assert list(table[0]) == ["time_utc", "posix_time", "tag", "units", "value", "min",
+                                  "max", "quality"]
+        speed = [r for r in table if r["tag"] == "Filler.Speed"]
+        assert speed[0]["time_utc"].endswith("Z")
+        assert speed[0]["units"] == "bpm"
+        assert float(speed[0]["posix_time"]) == T0 - 300
+        assert float(speed[0]["value"]) == pytest.approx(values[-300])
+        bad = [r for r in speed if r["quality"] == "BAD"]
+        assert len(bad) == 10
+        assert all(r["value"] == "" for r in bad)
+
+        png = view.export_png(tmp_path / "trend.png")
+        image = QImage(str(png))
+        assert not image.isNull()
+        assert image.width() >= view.canvas.width()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_export_csv_without_a_historian_writes_the_live_samples(qloop, qtbot, tmp_path: Path):
+    clock = [T0 + 60]
+    view = trend(qtbot, SITE_TAGS[:1], clock, window=60.0)
+    for i in range(120):
+        view.add_samples([sample("Filler.Speed", T0 - 60 + i, float(i),
+                                 Quality.UNCERTAIN if i == 100 else Quality.GOOD)])
+    view.refresh()
+    rows = qloop.run_until_complete(view.export_csv(tmp_path / "live.csv"))
+    assert rows == 60  # the samples in the visible minute, T0 .. T0 + 59
+    text = (tmp_path / "live.csv").read_text("utf-8")
+    assert ",100.0,,,UNCERTAIN" in text
+
+
+def test_last_shift_button_shows_the_last_completed_shift_from_history(qloop, qtbot):
+    now = dt.datetime(2026, 3, 10, 15, 30).timestamp()
+    starts = [dt.time(6), dt.time(14), dt.time(22)]
+    history = FakeHistory({"Filler.Speed": sine_series(now - 86_400, now)})
+
+    async def scenario() -> None:
+        view = trend(qtbot, SITE_TAGS[:1], [now], history=history, shift_starts=starts)
+        assert view.toolbar.last_shift.isEnabled()
+        view.toolbar.last_shift.click()
+        start = dt.datetime(2026, 3, 10, 6).timestamp()
+        end = dt.datetime(2026, 3, 10, 14).timestamp()
+        assert view.mode is TrendMode.HISTORY
+        assert view.canvas.x_range() == pytest.approx((start, end))
+        assert "HISTORY" in view.toolbar.status.text()
+        await wait_for(lambda: bool(history.calls) and history.calls[-1][1] <= start
+                       and history.calls[-1][2] >= end, 3, "history for the shift")
+        view.toolbar.live.click()
+        assert view.mode is TrendMode.LIVE
+        assert view.canvas.x_range()[1] == pytest.approx(now)
+
+    qloop.run_until_complete(scenario())
+
+
+def test_no_shift_plan_disables_the_button(qtbot):
+    view = trend(qtbot, SITE_TAGS[:1], [T0])
+    assert not view.toolbar.last_shift.isEnabled()
+    assert not view.toolbar.sets.isEnabled()  # no trend-set folder either
