@@ -92,6 +92,8 @@ async def _run_window(options: AppOptions) -> int:
         runtime.add_status_listener(window.on_device_status)
         closed = asyncio.Event()
         window.closed.connect(closed.set)
+        if options.headless:  # the offscreen "screen" is 800x800: use the designed size
+            window.resize(window.designed_size)
         window.show()
         _close_on_interrupt(window)
         if options.duration is not None:

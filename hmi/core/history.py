@@ -49,6 +49,14 @@ class HistoryError(Exception):
     """A history request cannot be answered; the message says why and what to do."""
 
 
+class UnknownTagError(HistoryError):
+    """Tags the historian has stored nothing for (yet, or ever: a typo)."""
+
+    def __init__(self, message: str, unknown: Sequence[str]) -> None:
+        super().__init__(message)
+        self.unknown = tuple(unknown)
+
+
 class HistoryReader(Protocol):
     """The historian as the trend and exports see it (implemented in hmi.store)."""
 

@@ -81,7 +81,8 @@ class MainWindow(QMainWindow):
         self.setStyleSheet(theme_stylesheet())
         self.setCentralWidget(_child(form, QWidget, "central"))
         self.setStatusBar(_child(form, QStatusBar, "statusbar"))
-        self.resize(form.size())
+        designed = form.size()
+        self.designed_size = designed  # the .ui file's size, for offscreen screenshots
         self.setWindowTitle(f"{site.name} — HMI")
         _child(self, QLabel, "siteLabel").setText(site.name)
         _child(self, QLabel, "userLabel").setText(f"User: {user}")
@@ -127,6 +128,10 @@ class MainWindow(QMainWindow):
         self._tick.timeout.connect(self._on_clock)
         self._on_clock()
         self._tick.start()
+        # Size last: views added above can ask for more width while they settle, and a
+        # window never shrinks back by itself. Never larger than the screen.
+        screen = self.screen().availableGeometry()
+        self.resize(min(designed.width(), screen.width()), min(designed.height(), screen.height()))
 
     def _host(self, box: str) -> QVBoxLayout:
         layout = _child(self, QWidget, box).layout()

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from PySide6.QtWidgets import QWidget
 
-from hmi.core.history import Buckets, HistoryReader, Resolution
+from hmi.core.history import Buckets, HistoryReader, Resolution, UnknownTagError
 from hmi.gui.trend_data import QUALITY_NAME
 from hmi.gui.trend_pens import TrendPen
 
@@ -70,10 +70,19 @@ async def collect(pens: Sequence[TrendPen], t0: float, t1: float,
         return [_from_ring(pen, t0, t1) for pen in pens]
     tags = [pen.name for pen in pens]
     raw = getattr(reader, "raw", None)
-    if callable(raw):  # the historian's stored samples (hmi.services.history.History.raw)
-        found_raw = await raw(tags, t0, t1)
-        return [_from_raw(pen, found_raw[pen.name]) for pen in pens if pen.name in found_raw]
-    found = await reader.buckets(tags, t0, t1, max(1, math.ceil(t1 - t0)))
+
+    async def ask(names: list[str]) -> dict[str, Any]:
+        if callable(raw):  # the historian's stored samples (History.raw)
+            return dict(await raw(names, t0, t1))
+        return dict(await reader.buckets(names, t0, t1, max(1, math.ceil(t1 - t0))))
+
+    try:
+        found = await ask(tags)
+    except UnknownTagError as exc:  # pens with no stored history export nothing
+        known = [tag for tag in tags if tag not in exc.unknown]
+        found = await ask(known) if known else {}
+    if callable(raw):
+        return [_from_raw(pen, found[pen.name]) for pen in pens if pen.name in found]
     return [_from_buckets(pen, found[pen.name], t0, t1) for pen in pens if pen.name in found]
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from hmi.core.history import Buckets, HistoryError, HistoryReader
+from hmi.core.history import Buckets, HistoryError, HistoryReader, UnknownTagError
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ class HistoryFiller(QObject):
 
     async def _fetch(self, wanted: FillRequest) -> None:
         try:
-            result = await self._reader.buckets(wanted.tags, wanted.start, wanted.end,
-                                                wanted.count)
+            result = await self._buckets(wanted)
         except asyncio.CancelledError:
             raise
         except HistoryError as exc:
@@ -126,6 +125,18 @@ class HistoryFiller(QObject):
         self._finish(wanted)
         self.covered = wanted
         self._apply(wanted, result)
+
+    async def _buckets(self, wanted: FillRequest) -> dict[str, Buckets]:
+        """History for the pens that have some: a tag the historian has not stored yet
+        (a fresh site, a new pen) shows live data only, it does not fail the others."""
+        tags = list(wanted.tags)
+        try:
+            return await self._reader.buckets(tags, wanted.start, wanted.end, wanted.count)
+        except UnknownTagError as exc:
+            known = [tag for tag in tags if tag not in exc.unknown]
+            if not known:
+                return {}
+            return await self._reader.buckets(known, wanted.start, wanted.end, wanted.count)
 
     def _finish(self, wanted: FillRequest) -> None:
         if self.pending == wanted:

@@ -3,7 +3,7 @@ and a status line that says what the operator is looking at."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy, QWidget
 
 LIVE_WINDOWS = (60.0, 300.0, 900.0, 3600.0, 4 * 3600.0, 8 * 3600.0, 24 * 3600.0)
 
@@ -45,6 +45,10 @@ class TrendToolbar(QWidget):
         self.png = button("PNG", "trendPngButton", tip="Save a picture of the trend")
         self.status = QLabel("")
         self.status.setObjectName("trendStatus")
+        # A long message (a historian error) wraps inside the space it has; it must never
+        # widen the toolbar, or the whole window grows past the screen.
+        self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
@@ -67,6 +71,7 @@ class TrendToolbar(QWidget):
 
     def set_status(self, text: str, abnormal: bool = False) -> None:
         self.status.setText(text)
+        self.status.setToolTip(text)
         if self.status.property("abnormal") != abnormal:
             self.status.setProperty("abnormal", abnormal)
             self.status.style().unpolish(self.status)

@@ -31,6 +31,7 @@ from hmi.core.history import (
     HistoryError,
     QualityArray,
     Resolution,
+    UnknownTagError,
 )
 from hmi.store.database import Database
 from hmi.store.schema import historian_minutes, historian_samples, historian_tags
@@ -186,7 +187,9 @@ class HistorianQuery:
                 .order_by(historian_tags.c.name)
                 .limit(_KNOWN_TAGS_SHOWN + 1)
             ).scalars().all()
-            raise HistoryError(_unknown_tags_message(unknown, [str(k) for k in known]))
+            raise UnknownTagError(
+                _unknown_tags_message(unknown, [str(k) for k in known]), unknown
+            )
         return ids
 
     @contextlib.contextmanager
