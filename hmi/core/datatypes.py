@@ -49,7 +49,7 @@ _REGISTERS = {
     DataType.STRING: 1,
 }
 
-_STRUCT = {
+STRUCT_FORMATS = {  # big-endian struct codes of the numeric types
     DataType.INT16: "h",
     DataType.UINT16: "H",
     DataType.INT32: "i",
@@ -120,7 +120,7 @@ def decode_registers(
     if len(words) != need:
         raise DecodeError(f"{data_type.value} needs {need} registers, got {len(words)}")
     raw = b"".join(w.to_bytes(2, "big") for w in _reorder(words, order))
-    (value,) = struct.unpack(">" + _STRUCT[data_type], raw)
+    (value,) = struct.unpack(">" + STRUCT_FORMATS[data_type], raw)
     if isinstance(value, float) and not math.isfinite(value):
         raise DecodeError(f"{data_type.value} is {value}")
     return value  # type: ignore[no-any-return]
@@ -147,7 +147,7 @@ def encode_value(
         words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]
         return [_swap_bytes(w) for w in words] if order.swaps_bytes else words
     try:
-        raw = struct.pack(">" + _STRUCT[data_type], value)
+        raw = struct.pack(">" + STRUCT_FORMATS[data_type], value)
     except struct.error as exc:
         raise ValueError(f"{value!r} does not fit a {data_type.value}: {exc}") from None
     words = [int.from_bytes(raw[i : i + 2], "big") for i in range(0, len(raw), 2)]

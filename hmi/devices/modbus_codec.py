@@ -13,7 +13,14 @@ from typing import Any
 
 from pymodbus.constants import ExcCodes
 
-from hmi.core.datatypes import ByteOrder, DataType, DecodeError, decode_registers, encode_value
+from hmi.core.datatypes import (
+    STRUCT_FORMATS,
+    ByteOrder,
+    DataType,
+    DecodeError,
+    decode_registers,
+    encode_value,
+)
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, ModbusAddress, RegisterTable, Scaling, Tag
 
@@ -73,18 +80,6 @@ def byte_order_of(tag: Tag, device: Device) -> ByteOrder:
     return tag.byte_order or device.byte_order
 
 
-_FAST_FORMATS = {
-    DataType.INT16: "h",
-    DataType.UINT16: "H",
-    DataType.INT32: "i",
-    DataType.UINT32: "I",
-    DataType.INT64: "q",
-    DataType.UINT64: "Q",
-    DataType.FLOAT32: "f",
-    DataType.FLOAT64: "d",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class _FastTag:
     """A numeric tag decoded straight from the block's bytes when its order is ABCD."""
@@ -117,7 +112,7 @@ class ReadBlock:
 
 
 def _fast(tag: Tag, start: int) -> _FastTag | None:
-    fmt = _FAST_FORMATS.get(tag.data_type)
+    fmt = STRUCT_FORMATS.get(tag.data_type)
     address = tag.address
     if fmt is None or tag.bit is not None or not isinstance(address, ModbusAddress):
         return None
