@@ -77,19 +77,7 @@ async def _run_window(options: AppOptions) -> int:
     failure: BaseException | None = None
     try:
         await runtime.start()
-        window = MainWindow(
-            options.site,
-            runtime.bus,
-            runtime.production,
-            runtime.mes_monitor,
-            options.user,
-            list(runtime.supervisor.statuses().values()),
-            diagnostics=runtime.supervisor.diagnostics,
-            history=runtime.history,
-            shift_starts=options.site.shift_starts,
-            trend_sets=options.data_dir / "trends",
-        )
-        runtime.add_status_listener(window.on_device_status)
+        window = build_main_window(runtime, options.user)
         closed = asyncio.Event()
         window.closed.connect(closed.set)
         if options.headless:  # the offscreen "screen" is 800x800: use the designed size
@@ -144,6 +132,25 @@ def _on_qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) 
     """Qt's own messages go to the log like ours, minus known platform noise."""
     if not message.startswith(_QT_NOISE):
         logging.getLogger("qt").log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
+
+
+def build_main_window(runtime: Runtime, user: str) -> MainWindow:
+    """The main window wired to a started runtime: the one place the app (and the tests
+    that stand in for it) connect views to services."""
+    window = MainWindow(
+        runtime.site,
+        runtime.bus,
+        runtime.production,
+        runtime.mes_monitor,
+        user,
+        list(runtime.supervisor.statuses().values()),
+        diagnostics=runtime.supervisor.diagnostics,
+        history=runtime.history,
+        shift_starts=runtime.site.shift_starts,
+        trend_sets=runtime.data_dir / "trends",
+    )
+    runtime.add_status_listener(window.on_device_status)
+    return window
 
 
 def _save_screenshot(window: QWidget, path: Path) -> None:

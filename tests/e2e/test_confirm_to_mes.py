@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from hmi.gui.main_window import MainWindow
+from hmi.app import build_main_window
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import DATABASE_FILE, Runtime
 from hmi.sim.demo import DEMO_API_KEY, DemoPlant
@@ -28,8 +28,7 @@ def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp
         window = None
         try:
             await runtime.start()
-            window = MainWindow(site, runtime.bus, runtime.production, runtime.mes_monitor,
-                                "alice")
+            window = build_main_window(runtime, "alice")
             qtbot.addWidget(window)
             window.show()
             queue = window.events

@@ -9,10 +9,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
 from PySide6.QtWidgets import QTabWidget
 
+from hmi.app import build_main_window
 from hmi.core.diagnostics import DeviceDiagnostics
 from hmi.core.status import ConnectionState
 from hmi.gui.device_view import DeviceView
-from hmi.gui.main_window import MainWindow
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import Runtime
 from hmi.services.devices import COLUMNS
@@ -100,10 +100,7 @@ def test_main_window_devices_tab_against_the_demo_plant(qloop, qtbot, tmp_path: 
         window = None
         try:
             await runtime.start()
-            window = MainWindow(site, runtime.bus, runtime.production, runtime.mes_monitor,
-                                "alice", list(runtime.supervisor.statuses().values()),
-                                diagnostics=runtime.supervisor.diagnostics)
-            runtime.add_status_listener(window.on_device_status)
+            window = build_main_window(runtime, "alice")
             qtbot.addWidget(window)
             window.show()
             tabs = window.findChild(QTabWidget, "viewTabs")

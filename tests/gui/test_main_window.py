@@ -7,8 +7,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel
 
+from hmi.app import build_main_window
 from hmi.core.samples import Quality
-from hmi.gui.main_window import MainWindow
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import Runtime
 from hmi.sim.demo import DEMO_API_KEY, DemoPlant
@@ -26,9 +26,7 @@ def test_main_window_shows_live_values_then_bad_when_plc_stops(qloop, qtbot, tmp
         window = None
         try:
             await runtime.start()
-            window = MainWindow(site, runtime.bus, runtime.production, runtime.mes_monitor,
-                                "alice", list(runtime.supervisor.statuses().values()))
-            runtime.add_status_listener(window.on_device_status)
+            window = build_main_window(runtime, "alice")
             qtbot.addWidget(window)
             window.show()
             model = window.tag_model
