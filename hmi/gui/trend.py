@@ -22,6 +22,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
+from hmi.core.decimate import QualityArray
 from hmi.core.history import Buckets, HistoryReader
 from hmi.core.samples import Sample
 from hmi.core.shifts import last_completed_shift
@@ -29,6 +30,7 @@ from hmi.core.site import Tag
 from hmi.gui.formatting import format_datetime
 from hmi.gui.trend_canvas import TrendCanvas
 from hmi.gui.trend_cursor import CursorReadout, CursorTool
+from hmi.gui.trend_curve import CurveData, prepare
 from hmi.gui.trend_export import export_csv, export_png
 from hmi.gui.trend_fill import DEBOUNCE_MS, FillRequest, HistoryFiller
 from hmi.gui.trend_markers import MarkerLayer
@@ -43,6 +45,31 @@ log = logging.getLogger(__name__)
 MIN_WINDOW, MAX_WINDOW = LIVE_WINDOWS[0], LIVE_WINDOWS[-1]
 HISTORY_MARGIN = 0.5  # fetch this fraction of the view either side, so a pan has data
 LIVE_DATA_REDRAW_S = 1.0  # new data shows within this even when the view moves slower
+FRAME_SLICE_S = 0.004  # a redraw holds the GUI loop about this long at a time
+
+
+class Frame:
+    """One redraw of [t0, t1] at ``columns`` pixels: each pen decimated (curve points
+    and path, quality per column), made a few pens at a time by ``step``."""
+
+    def __init__(self, t0: float, t1: float, columns: int, pens: list[TrendPen],
+                 scroll: bool) -> None:
+        self.t0, self.t1, self.columns, self.scroll = t0, t1, columns, scroll
+        self._todo = list(pens)
+        self.curves: dict[str, CurveData] = {}
+        self.levels: dict[str, QualityArray] = {}
+
+    def step(self, budget_s: float) -> bool:
+        """Prepare pens until ``budget_s`` has passed; True when all are ready."""
+        started = time.perf_counter()
+        while self._todo:
+            pen = self._todo.pop(0)
+            times, values, self.levels[pen.name] = pen.series.draw(
+                self.t0, self.t1, self.columns)
+            self.curves[pen.name] = prepare(times, values)
+            if time.perf_counter() - started >= budget_s:
+                break
+        return not self._todo
 
 
 class TrendMode(enum.Enum):
@@ -96,10 +123,12 @@ class TrendView(QWidget):
         self.trend_sets = TrendSetStore(trend_sets) if trend_sets is not None else None
         self.filler = (HistoryFiller(history, self._apply_history, debounce_ms, self)
                        if history is not None else None)
-        self._redraw_soon = QTimer(self)  # coalesces the range changes of one gesture
-        self._redraw_soon.setSingleShot(True)
-        self._redraw_soon.setInterval(0)
-        self._redraw_soon.timeout.connect(self.redraw)
+        self._frame: Frame | None = None  # a redraw being made, slice by slice
+        self._frame_again = False  # the range moved while it was: another one after
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(0)
+        self._frame_timer.timeout.connect(self._continue_frame)
         self._build_layout()
         self._connect()
         for tag in tags:
@@ -223,47 +252,109 @@ class TrendView(QWidget):
         the screen would change: the view has moved a pixel column, or new data arrived
         and the last redraw is LIVE_DATA_REDRAW_S old (a 24 h window moves one pixel in
         45 s; repainting it at 10 Hz would cost the loop for nothing). Paused, the view
-        stays still while the rings keep filling."""
+        stays still while the rings keep filling. The redraw is made in slices between
+        other events (see ``_start_frame``); the view scrolls when it is ready."""
         if self.mode is TrendMode.LIVE and not self.paused:
             now = self._clock()
             column = self.span / self.canvas.columns()
             since = now - self._drawn_at
             if force or since >= column or (self._dirty_since < math.inf and
                                    since >= LIVE_DATA_REDRAW_S) or since < 0:
-                self._scrolling = True
-                try:
-                    self.canvas.set_x_range(now - self.span, now)
-                finally:
-                    self._scrolling = False
-                self.redraw()
+                if force:  # the operator asked (Live, a window): move the view at once
+                    self._scroll_to(now - self.span, now)
+                if force or self._frame is None:  # else the frame being made shows first
+                    self._start_frame(now - self.span, now, scroll=True)
                 return
         elif self._dirty_since <= self.canvas.x_range()[1]:
-            self.redraw()
+            self._request_frame()
             return
         self.cursor_tool.refresh()
 
     def redraw(self) -> None:
-        """Decimate every visible pen to the plot's columns and hand that to the curves."""
-        self._redraw_soon.stop()
+        """Decimate every visible pen to the plot's columns and show it, now."""
         t0, t1 = self.canvas.x_range()
-        if not t1 > t0:
+        if t1 > t0:
+            self._start_frame(t0, t1, scroll=False)
+            self.finish_drawing()
+
+    @property
+    def drawing(self) -> bool:
+        """A redraw is being made (it shows when ready; ``finish_drawing`` hurries it)."""
+        return self._frame is not None
+
+    def finish_drawing(self) -> None:
+        """Make the pending redraw in one go and show it."""
+        frame = self._frame
+        if frame is not None:
+            frame.step(math.inf)
+            self._show_frame(frame)
+
+    def _request_frame(self) -> None:
+        """Redraw the current range soon; during a drag, one frame at a time, each for
+        the latest range (restarting on every mouse move would never show one)."""
+        if self._frame is not None and not self._frame.scroll:
+            self._frame_again = True
             return
-        columns = self.canvas.columns()
+        t0, t1 = self.canvas.x_range()
+        if t1 > t0:
+            # The old curves at the new range would be painted now and then again
+            # with the new frame: one paint, with the right data, costs half.
+            self.canvas.setUpdatesEnabled(False)
+            self._start_frame(t0, t1, scroll=False)
+
+    def _start_frame(self, t0: float, t1: float, scroll: bool) -> None:
+        """Begin a redraw of [t0, t1]: every visible pen decimated and its path built
+        in slices of about FRAME_SLICE_S, so the GUI loop goes on serving devices and
+        input in between; then everything is shown at once (``_show_frame``)."""
+        visible = [pen for pen in self._pen_list() if pen.visible]
+        self._frame = Frame(t0, t1, self.canvas.columns(), visible, scroll)
+        self._frame_again = False
+        self._dirty_since = math.inf  # samples from now on go into the next frame
+        self._frame_timer.start()
+
+    def _continue_frame(self) -> None:
+        frame = self._frame
+        if frame is None:
+            return
+        if frame.step(FRAME_SLICE_S):
+            self._show_frame(frame)
+        else:
+            self._frame_timer.start()
+
+    def _show_frame(self, frame: Frame) -> None:
+        self._frame_timer.stop()
+        self._frame = None
+        self.canvas.setUpdatesEnabled(True)
+        if frame.scroll and self.mode is TrendMode.LIVE and not self.paused:
+            self._scroll_to(frame.t0, frame.t1)
+        elif frame.scroll:  # paused or left live mode while it was being made
+            frame = Frame(*self.canvas.x_range(), self.canvas.columns(),
+                          [p for p in self._pen_list() if p.visible], scroll=False)
+            frame.step(math.inf)
         pens = self._pen_list()
-        levels = {}
         for pen in pens:
-            if pen.visible:
-                times, values, levels[pen.name] = pen.series.draw(t0, t1, columns)
-                pen.curve.setData(times, values)
-        self.quality.update(pens, levels, t0, t1)
-        self._drawn_at = t1
+            shown = frame.curves.get(pen.name)
+            if shown is not None and pen.visible:
+                pen.curve.show_data(shown)
+        self.quality.update(pens, frame.levels, frame.t0, frame.t1)
+        self._drawn_at = frame.t1
         self.redraws += 1
         self.cursor_tool.refresh()
-        self._dirty_since = math.inf
+        if self._frame_again:
+            self._frame_again = False
+            self._request_frame()
+
+    def _scroll_to(self, t0: float, t1: float) -> None:
+        """Move a live view (its frame is drawn for this range already, or soon)."""
+        self._scrolling = True
+        try:
+            self.canvas.set_x_range(t0, t1)
+        finally:
+            self._scrolling = False
 
     def _on_x_range_changed(self) -> None:
-        if not self._scrolling:  # refresh() redraws right after its own scroll
-            self._redraw_soon.start()
+        if not self._scrolling:  # a live frame sets its own range when it shows
+            self._request_frame()
         self._ensure_history()
 
     def _on_manual_range(self) -> None:
@@ -467,6 +558,9 @@ class TrendView(QWidget):
 
     def close_view(self) -> None:
         """Stop history requests in flight (the window is closing)."""
+        self._frame_timer.stop()
+        self._frame = None
+        self.canvas.setUpdatesEnabled(True)
         if self.filler is not None:
             self.filler.cancel()
         for task in list(self._tasks):

@@ -69,6 +69,18 @@ def sample_value(sample: Sample) -> float:
     return float(value)
 
 
+SPARSE_POINTS = 2.0  # up to this many points per pixel column are drawn as they are
+SPARSE_ENVELOPES = 1.25  # history buckets likewise (each is two points, min and max)
+
+
+def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
+                ) -> tuple[FloatArray, FloatArray]:
+    """Each bucket as its min then its max at the bucket's time (a vertical stroke)."""
+    values = np.empty(2 * len(times))
+    values[0::2], values[1::2] = lows, highs
+    return np.repeat(times, 2), values
+
+
 class PenSeries:
     """One tag's live ring and history fill; history covers [start, end), the ring the
     rest, so live data joins where the history ends."""
@@ -132,11 +144,17 @@ class PenSeries:
         times, lows, highs, quality = self.window(t0, t1)
         if not len(times):
             return times, lows, np.full(columns, NO_DATA, dtype=np.int8)
-        inner_t, inner_v = decimate(times, lows, t0, t1, columns, highs)
         head = times[:1] < t0
-        tail = times[-1:] > t1
-        curve_t = np.concatenate((times[:1][head], inner_t, times[-1:][tail]))
-        curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
+        envelope = not np.array_equal(lows, highs, equal_nan=True)
+        if len(times) <= (SPARSE_ENVELOPES if envelope else SPARSE_POINTS) * columns:
+            # about a point (or a bucket) per column: nothing to decimate, draw them all
+            curve_t, curve_v = (_interleave(times, lows, highs) if envelope
+                                else (times, lows))
+        else:
+            inner_t, inner_v = decimate(times, lows, t0, t1, columns, highs)
+            tail = times[-1:] > t1
+            curve_t = np.concatenate((times[:1][head], inner_t, times[-1:][tail]))
+            curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
         inside = int(head[0])  # window() keeps at most one point before t0
         before = int(quality[0]) if inside else NO_DATA
         levels = column_quality(times[inside:], quality[inside:], t0, t1, columns, before)

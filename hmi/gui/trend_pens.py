@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from hmi.core.site import Tag
 from hmi.gui.trend_canvas import AXIS_TEXT, TrendCanvas
+from hmi.gui.trend_curve import PathCurve
 from hmi.gui.trend_data import PenRing, PenSeries
 
 # Distinct on grey and readable by the common colour-blindnesses (Okabe-Ito, darkened);
@@ -46,8 +47,7 @@ class TrendPen:
         self.series = PenSeries(capacity)
         self.visible = True
         self.own_axis = False
-        self.curve = pg.PlotCurveItem(pen=pg.mkPen(colour, width=PEN_WIDTH),
-                                      connect="finite", skipFiniteCheck=True)
+        self.curve = PathCurve(pg.mkPen(colour, width=PEN_WIDTH))
 
     @property
     def name(self) -> str:
@@ -115,7 +115,7 @@ class PenSet:
         visible = [pen for pen in self.pens.values() if pen.visible]
         width = 1 if len(visible) > THIN_PENS_ABOVE else PEN_WIDTH
         for pen in visible:
-            if pen.curve.opts["pen"].width() != width:
+            if pen.curve.pen().width() != width:
                 pen.curve.setPen(pg.mkPen(pen.colour, width=width))
             if pen.curve.getViewBox() is None:
                 self._canvas.groups[pen.axis_key].view.addItem(pen.curve)

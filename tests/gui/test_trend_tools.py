@@ -146,6 +146,7 @@ def test_export_csv_without_a_historian_writes_the_live_samples(qloop, qtbot, tm
         view.add_samples([sample("Filler.Speed", T0 - 60 + i, float(i),
                                  Quality.UNCERTAIN if i == 100 else Quality.GOOD)])
     view.refresh()
+    view.finish_drawing()
     rows = qloop.run_until_complete(view.export_csv(tmp_path / "live.csv"))
     assert rows == 60  # the samples in the visible minute, T0 .. T0 + 59
     text = (tmp_path / "live.csv").read_text("utf-8")

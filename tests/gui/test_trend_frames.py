@@ -1,0 +1,105 @@
+"""How the trend makes a frame: a few pens at a time between other events, shown all
+at once; one frame at a time during a drag, for the latest range; grid lines drawn in
+solid colours (translucent aliased lines are the slowest thing Qt's raster engine
+draws). The frame-time and loop-stall figures are in tests/bench/bench_render.py."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QColor, QImage, QPainter
+
+from hmi.gui.trend import Frame
+from hmi.gui.trend_canvas import BACKGROUND, _opaque
+from tests.gui.test_trend import T0, make_tag, sample, trend
+
+PENS = [f"Line{k:02d}.Value" for k in range(12)]
+
+
+def filled_view(qtbot, clock, window=600.0):
+    view = trend(qtbot, [make_tag(name, "u") for name in PENS], clock, window=window,
+                 ring_capacity=5000)
+    for i in range(3600):
+        view.add_samples([sample(name, T0 - 3600 + i, float(k + np.sin(i / 50)))
+                          for k, name in enumerate(PENS)])
+    view.refresh(force=True)
+    view.finish_drawing()
+    return view
+
+
+def test_a_frame_prepares_pens_within_its_budget_and_reports_when_all_are_ready(qtbot):
+    clock = [T0]
+    view = filled_view(qtbot, clock)
+    pens = list(view.pens.values())
+    frame = Frame(T0 - 600, T0, view.canvas.columns(), pens, scroll=False)
+    for made in range(1, len(pens)):
+        assert not frame.step(0.0)  # no time left: one pen per slice
+        assert len(frame.curves) == made
+    assert frame.step(0.0)
+    assert set(frame.curves) == set(view.pens) == set(frame.levels)
+    x, y = frame.curves[PENS[3]].x, frame.curves[PENS[3]].y
+    assert x[0] <= T0 - 600
+    assert x[-1] >= T0 - 1
+    assert np.nanmax(y) <= 3 + 1
+    assert np.nanmin(y) >= 3 - 1
+
+
+def test_a_live_frame_is_made_between_events_and_shown_all_at_once(qtbot, monkeypatch):
+    monkeypatch.setattr("hmi.gui.trend.FRAME_SLICE_S", 0.0)  # a pen per slice
+    clock = [T0]
+    view = filled_view(qtbot, clock)
+    before = view.canvas.x_range()
+    clock[0] = T0 + 5
+    view.add_samples([sample(name, T0 + 5, 100.0) for name in PENS])
+    view.refresh()
+    assert view.drawing  # not made inside refresh: the loop goes on meanwhile
+    assert view.canvas.x_range() == before  # nor scrolled before the frame is ready
+    assert all(view.pens[name].curve.getData()[0][-1] < T0 + 5 for name in PENS)
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
+    assert view.canvas.x_range() == (T0 + 5 - 600, T0 + 5)
+    for name in PENS:  # every pen at once, with the new sample
+        x, y = view.pens[name].curve.getData()
+        assert (x[-1], y[-1]) == (T0 + 5, 100.0)
+
+
+def test_a_drag_shows_one_frame_at_a_time_and_ends_on_the_latest_range(qtbot):
+    clock = [T0]
+    view = filled_view(qtbot, clock)
+    view.set_paused(True)
+    drawn = view.redraws
+    ranges = [(T0 - 3000 + 100 * k, T0 - 2400 + 100 * k) for k in range(5)]
+    for t0, t1 in ranges:  # mouse moves faster than frames are made
+        view.canvas.set_x_range(t0, t1)
+    assert not view.canvas.updatesEnabled()  # no paint of stale curves meanwhile
+    qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
+    assert view.redraws - drawn <= 2  # the first range's frame, then the latest's
+    assert view.canvas.updatesEnabled()
+    t0, t1 = ranges[-1]
+    for name in PENS:
+        x, _ = view.pens[name].curve.getData()
+        assert x[0] < t0 <= x[1]
+        assert x[-2] <= t1 < x[-1]
+
+
+def test_grid_lines_are_drawn_in_solid_colours_that_look_the_same(qtbot):
+    grey = QColor(110, 110, 110, 56)
+    solid = _opaque(grey, QColor(BACKGROUND))
+    assert solid.alpha() == 255
+    # the same pixel as the translucent line painted over the background
+    image = QImage(1, 1, QImage.Format.Format_RGB32)
+    image.fill(QColor(BACKGROUND))
+    painter = QPainter(image)
+    painter.fillRect(0, 0, 1, 1, grey)
+    painter.end()
+    blended = image.pixelColor(0, 0)
+    assert abs(blended.red() - solid.red()) <= 1
+    assert abs(blended.blue() - solid.blue()) <= 1
+
+    view = filled_view(qtbot, [T0])
+    for axis in [view.canvas.time_axis, *(g.axis for g in view.canvas.groups.values())]:
+        image = QImage(10, 10, QImage.Format.Format_RGB32)
+        painter = QPainter(image)
+        specs = axis.generateDrawSpecs(painter)
+        painter.end()
+        grid = [pen for pen, _, _ in specs[1]]
+        assert grid
+        assert all(pen.color().alpha() == 255 for pen in grid)
