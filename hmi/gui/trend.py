@@ -37,6 +37,7 @@ from hmi.gui.trend_markers import MarkerLayer
 from hmi.gui.trend_pens import RING_CAPACITY, PenPanel, PenSet, TrendPen
 from hmi.gui.trend_picker import TagPickerDialog
 from hmi.gui.trend_quality import QualityLayer
+from hmi.gui.trend_range import RangeDialog
 from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetsDialog, TrendSetStore
 from hmi.gui.trend_toolbar import LIVE_WINDOWS, TrendToolbar, window_text
 
@@ -168,6 +169,7 @@ class TrendView(QWidget):
         bar.window_combo.currentIndexChanged.connect(self._on_window_chosen)
         bar.earlier.clicked.connect(lambda: self.page(-1))
         bar.later.clicked.connect(lambda: self.page(+1))
+        bar.range.clicked.connect(self.open_range_dialog)
         bar.last_shift.clicked.connect(self.show_last_shift)
         bar.cursor_button.toggled.connect(self.cursor_tool.set_enabled)
         bar.sets.clicked.connect(self.open_trend_sets)
@@ -446,6 +448,15 @@ class TrendView(QWidget):
         now = dt.datetime.fromtimestamp(self._clock())
         start, end = last_completed_shift(now, self._shift_starts)
         return start.timestamp(), end.timestamp()
+
+    def open_range_dialog(self) -> RangeDialog:
+        """From/To pickers over the range in view; Show switches to history mode."""
+        t0, t1 = self.canvas.x_range()
+        dialog = RangeDialog(t0, t1, self._clock(), self)
+        dialog.chosen.connect(self.show_history)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()  # never exec() under qasync (STYLE.md)
+        return dialog
 
     def show_last_shift(self) -> None:
         self.show_history(*self.last_shift())

@@ -36,6 +36,7 @@ class TrendToolbar(QWidget):
         self.window_combo.setToolTip("Live window")
         self.earlier = button("◀", "trendEarlierButton", tip="One screen earlier")
         self.later = button("▶", "trendLaterButton", tip="One screen later")
+        self.range = button("Range…", "trendRangeButton", tip="Show any range of history")
         self.last_shift = button("Last shift", "trendLastShiftButton",
                                  tip="Review the last completed shift")
         self.cursor_button = button("Cursor", "trendCursorButton", True,
@@ -53,7 +54,7 @@ class TrendToolbar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(6)
         for widget in (self.live, self.pause, self.window_combo, self.earlier, self.later,
-                       self.last_shift, self.cursor_button):
+                       self.range, self.last_shift, self.cursor_button):
             layout.addWidget(widget)
         layout.addWidget(self.status, 1)
         for widget in (self.sets, self.csv, self.png):

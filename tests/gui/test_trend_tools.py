@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QDialog, QPushButton
 
 from hmi.core.history import BAD
 from hmi.core.samples import Quality
@@ -180,3 +181,53 @@ def test_no_shift_plan_disables_the_button(qtbot):
     view = trend(qtbot, SITE_TAGS[:1], [T0])
     assert not view.toolbar.last_shift.isEnabled()
     assert not view.toolbar.sets.isEnabled()  # no trend-set folder either
+
+
+def test_range_dialog_shows_any_range_of_history_and_says_what_is_wrong(qloop, qtbot):
+    now = dt.datetime(2026, 3, 10, 15, 30).timestamp()
+    history = FakeHistory({"Filler.Speed": sine_series(now - 3 * 86_400, now)})
+
+    async def scenario() -> None:
+        view = trend(qtbot, SITE_TAGS[:1], [now], history=history)
+        view.toolbar.range.click()
+        dialog = view.findChild(QDialog, "trendRangeDialog")
+        assert dialog is not None
+        assert dialog.isVisible()
+        start = dt.datetime(2026, 3, 8, 22).timestamp()  # "Sunday night"
+        dialog.set_range(start, start - 3600)  # To before From
+        assert "later than" in dialog.problem.text()
+        assert not dialog.show_button.isEnabled()
+        dialog.set_range(now + 3600, now + 7200)
+        assert "future" in dialog.problem.text()
+        assert not dialog.show_button.isEnabled()
+        dialog.set_range(start, start + 60)
+        qtbot.mouseClick(dialog.findChild(QPushButton, "trendRangeQuick8h"),
+                         Qt.MouseButton.LeftButton)
+        assert dialog.selected() == (start, start + 8 * 3600)
+        assert dialog.problem.text() == ""
+        qtbot.mouseClick(dialog.show_button, Qt.MouseButton.LeftButton)
+        assert view.mode is TrendMode.HISTORY
+        assert view.canvas.x_range() == pytest.approx((start, start + 8 * 3600), abs=1e-3)
+        assert "2026-03-08 22:00" in view.toolbar.status.text()
+        await wait_for(lambda: bool(history.calls) and history.calls[-1][1] <= start
+                       and history.calls[-1][2] >= start + 8 * 3600, 3, "history for the range")
+        await wait_for(lambda: view.pens["Filler.Speed"].series.history is not None, 3,
+                       "the fill applied")
+        view.finish_drawing()
+        x, _ = view.pens["Filler.Speed"].curve.getData()
+        assert x[0] <= start
+        assert x[-1] >= start + 8 * 3600
+
+    qloop.run_until_complete(scenario())
+
+
+def test_range_dialog_quick_length_never_runs_past_now(qtbot):
+    now = dt.datetime(2026, 3, 10, 15, 30).timestamp()
+    view = trend(qtbot, SITE_TAGS[:1], [now])
+    dialog = view.open_range_dialog()
+    dialog.set_range(now - 3600, now - 1800)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "trendRangeQuick24h"),
+                     Qt.MouseButton.LeftButton)
+    assert dialog.selected() == (now - 3600, now)
+    qtbot.mouseClick(dialog.findChild(QPushButton, "trendRangeCancel"), Qt.MouseButton.LeftButton)
+    assert view.mode is TrendMode.LIVE
