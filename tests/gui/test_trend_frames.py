@@ -66,12 +66,13 @@ def test_a_drag_shows_one_frame_at_a_time_and_ends_on_the_latest_range(qtbot):
     view = filled_view(qtbot, clock)
     view.set_paused(True)
     drawn = view.redraws
-    ranges = [(T0 - 3000 + 100 * k, T0 - 2400 + 100 * k) for k in range(5)]
+    ranges = [(T0 - 3000 + 20 * k, T0 - 2400 + 20 * k) for k in range(20)]
     for t0, t1 in ranges:  # mouse moves faster than frames are made
         view.canvas.set_x_range(t0, t1)
     assert not view.canvas.updatesEnabled()  # no paint of stale curves meanwhile
     qtbot.waitUntil(lambda: not view.drawing, timeout=5000)
-    assert view.redraws - drawn <= 2  # the first range's frame, then the latest's
+    # the first range's frame, then the latest's (and one more if the layout moved)
+    assert view.redraws - drawn <= 3
     assert view.canvas.updatesEnabled()
     t0, t1 = ranges[-1]
     for name in PENS:
