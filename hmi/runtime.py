@@ -29,9 +29,6 @@ from hmi.store.outbox import OutboxRepository
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "hmi.sqlite3"
-HISTORIAN_HEARTBEAT = 60.0  # seconds: an unchanging value is still stored this often
-# raw samples 90 days, minute roll-ups 3 years (site configuration comes later)
-HISTORIAN_RETENTION = RetentionPolicy.days(raw=90, minutes=3 * 365)
 PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
@@ -62,16 +59,19 @@ class Runtime:
         )
         self.writes = WriteService(site, self.supervisor.write, self.bus.latest)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
+        # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
+        settings = site.historian
+        retention = RetentionPolicy.days(raw=settings.raw_days, minutes=settings.rollup_days)
         self.history = History(
-            HistorianQuery(self.database, retention_seconds=_kept_for(HISTORIAN_RETENTION))
+            HistorianQuery(self.database, retention_seconds=_kept_for(retention))
         )
         # every sample kept: subscribes now, so nothing published before start() is missed
         self.historian = HistorianService(
             self.bus,
             self.database,
             site.tags,
-            heartbeat=HISTORIAN_HEARTBEAT,
-            retention=HISTORIAN_RETENTION,
+            heartbeat=settings.heartbeat,
+            retention=retention,
         )
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)

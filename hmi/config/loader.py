@@ -17,14 +17,18 @@ from hmi.config.devices import parse_devices
 from hmi.config.locate import LineIndex
 from hmi.config.tags import parse_tags
 from hmi.core.shifts import parse_shift_start
-from hmi.core.site import MesLink, ProductionCountRule, Site
+from hmi.core.site import HistorianSettings, MesLink, ProductionCountRule, Site
 
 __all__ = ["ConfigError", "ConfigIssue", "load_site", "parse_site"]
 
 _RULE_KEYS = frozenset({"name", "counter_tag", "reject_tag", "period", "unit", "line"})
 _MES_KEYS = frozenset({"url", "api_key_secret", "timeout", "retry_interval", "verify_tls"})
+_HISTORIAN_KEYS = frozenset({"raw_days", "rollup_days", "heartbeat"})
 _TOP_KEYS = frozenset(
-    {"site", "scan_classes", "devices", "tags", "production", "mes", "trend", "shifts"}
+    {
+        "site", "scan_classes", "devices", "tags", "production", "mes", "trend", "shifts",
+        "historian",
+    }
 )
 
 
@@ -77,6 +81,7 @@ class _Validator(Checker):
                 self.error(("trend", "pens"), f"trend.pens names unknown tag {pen!r}")
         window = self.number(trend, ("trend", "window"), 300.0, 10.0, 86_400.0)
         shift_starts = self.shifts(raw)
+        historian = self.historian(raw)
         if self.issues:
             raise ConfigError(self.issues)
         return Site(
@@ -89,6 +94,7 @@ class _Validator(Checker):
             trend_window=window,
             scan_classes=tuple(scan_classes.items()),
             shift_starts=shift_starts,
+            historian=historian,
             source=self.file,
         )
 
@@ -110,6 +116,30 @@ class _Validator(Checker):
         if len(set(times)) != len(times):
             self.error(("shifts", "starts"), "shifts.starts lists the same time twice")
         return tuple(sorted(times))
+
+    def historian(self, raw: dict[str, Any]) -> HistorianSettings:
+        """``[historian]``: days raw samples and minute roll-ups are kept; heartbeat seconds."""
+        table = self.table(raw, "historian")
+        self.unknown_keys(table, ("historian",), _HISTORIAN_KEYS, "[historian]")
+        default = HistorianSettings()
+        before = len(self.issues)
+        raw_days = self.number(
+            table, ("historian", "raw_days"), default.raw_days, 1, 3650, integer=True
+        )
+        rollup_days = self.number(
+            table, ("historian", "rollup_days"), default.rollup_days, 1, 7300, integer=True
+        )
+        # compared only when both are valid: a bad one was reported already
+        if len(self.issues) == before and rollup_days < raw_days:
+            given = "rollup_days" in table
+            self.error(
+                ("historian", "rollup_days" if given else "raw_days"),
+                f"historian.rollup_days = {rollup_days:g}{'' if given else ' (the default)'} "
+                f"is shorter than historian.raw_days = {raw_days:g}; roll-ups are kept at "
+                "least as long as raw samples: allowed rollup_days >= raw_days",
+            )
+        heartbeat = self.number(table, ("historian", "heartbeat"), default.heartbeat, 1.0, 3600.0)
+        return HistorianSettings(int(raw_days), int(rollup_days), heartbeat)
 
     def scan_classes(self, raw: dict[str, Any]) -> dict[str, float]:
         """``[scan_classes]``: name = seconds, e.g. fast = 0.1."""

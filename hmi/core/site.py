@@ -1,4 +1,4 @@
-"""The validated site model: devices, tags, event rules and the MES link.
+"""The validated site model: devices, tags, event rules, the MES link and the historian.
 
 hmi.config builds these from TOML; every other layer only reads them.
 """
@@ -182,6 +182,15 @@ class MesLink:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorianSettings:
+    """How long history is kept and how often an unchanging value is still stored."""
+
+    raw_days: int = 90  # raw samples
+    rollup_days: int = 3 * 365  # per-minute roll-ups; never shorter than raw_days
+    heartbeat: float = 60.0  # seconds
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     name: str
     devices: tuple[Device, ...]
@@ -192,6 +201,7 @@ class Site:
     trend_window: float = 300.0
     scan_classes: tuple[tuple[str, float], ...] = ()
     shift_starts: tuple[dt.time, ...] = ()  # local start of each shift, in the day's order
+    historian: HistorianSettings = HistorianSettings()
     source: str = field(default="", compare=False)
 
     def device(self, name: str) -> Device:

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 from hmi.config import parse_site
+from hmi.core.site import HistorianSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -14,3 +15,4 @@ def test_readme_site_example_is_valid():
     assert {d.kind.value for d in site.devices} == {"modbus_tcp", "modbus_rtu", "opcua"}
     assert site.tag("Tank.Level").scaling is not None
     assert site.production_rules
+    assert site.historian == HistorianSettings()  # the README shows the defaults
