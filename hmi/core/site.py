@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass, field
 
 from hmi.core.datatypes import ByteOrder, DataType
+from hmi.core.security import SecuritySettings
 
 
 class DeviceKind(enum.Enum):
@@ -202,6 +203,7 @@ class Site:
     scan_classes: tuple[tuple[str, float], ...] = ()
     shift_starts: tuple[dt.time, ...] = ()  # local start of each shift, in the day's order
     historian: HistorianSettings = HistorianSettings()
+    security: SecuritySettings = field(default_factory=SecuritySettings)
     source: str = field(default="", compare=False)
 
     def device(self, name: str) -> Device:

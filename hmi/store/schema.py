@@ -127,3 +127,4 @@ historian_minutes = Table(
     Column("quality", Integer, nullable=False, default=0),  # worst quality in the minute
     sqlite_with_rowid=False,
 )
+from hmi.store import schema_security  # noqa: E402,F401  (its tables join this metadata)
