@@ -15,6 +15,7 @@ from typing import Any
 from hmi.config.checker import NAME, Checker, ConfigError, ConfigIssue, declared, sorted_keys
 from hmi.config.devices import parse_devices
 from hmi.config.locate import LineIndex
+from hmi.config.security import parse_security
 from hmi.config.tags import parse_tags
 from hmi.core.shifts import parse_shift_start
 from hmi.core.site import HistorianSettings, MesLink, ProductionCountRule, Site
@@ -27,7 +28,7 @@ _HISTORIAN_KEYS = frozenset({"raw_days", "rollup_days", "heartbeat"})
 _TOP_KEYS = frozenset(
     {
         "site", "scan_classes", "devices", "tags", "production", "mes", "trend", "shifts",
-        "historian",
+        "historian", "security",
     }
 )
 
@@ -82,6 +83,7 @@ class _Validator(Checker):
         window = self.number(trend, ("trend", "window"), 300.0, 10.0, 86_400.0)
         shift_starts = self.shifts(raw)
         historian = self.historian(raw)
+        security = parse_security(self, raw)
         if self.issues:
             raise ConfigError(self.issues)
         return Site(
@@ -95,6 +97,7 @@ class _Validator(Checker):
             scan_classes=tuple(scan_classes.items()),
             shift_starts=shift_starts,
             historian=historian,
+            security=security,
             source=self.file,
         )
 
