@@ -30,6 +30,15 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 5000
 # The historian's connection caches more pages: its inserts touch one leaf per tag.
 INGEST_CACHE_KIB = 32 * 1024
+# SQLite folds the WAL back into the database file (a checkpoint: copy, then fsync) after
+# a commit leaves more than 1,000 pages (4 MiB) in it. A historian transaction dirties
+# about one leaf page per tag, so with that default nearly every commit paid a checkpoint,
+# and a leaf changed by successive commits was copied once per commit. At 10,000 pages
+# (~40 MiB of WAL) the copies are shared by several commits: about a third of the commit
+# time at 5,000-row transactions. Durability is the same: a commit is in the WAL either
+# way (synchronous decides when it is flushed); a checkpoint only moves committed pages.
+# The cost is disk: the WAL file keeps its largest size, ~40 MiB plus one transaction.
+INGEST_WAL_AUTOCHECKPOINT_PAGES = 10_000
 
 
 class StoreError(Exception):
@@ -56,6 +65,7 @@ class Database:
         synchronous_commit=off (the same trade, at most ~3 x wal_writer_delay). Losing
         the last half second of trend samples is acceptable; losing an operator's
         confirmation is not, so ``engine`` keeps FULL for events, audit and outbox.
+        On SQLite it also checkpoints the WAL less often (INGEST_WAL_AUTOCHECKPOINT_PAGES).
         Disposed by ``close``.
         """
         url = self.engine.url
@@ -68,6 +78,7 @@ class Database:
                 synchronous="NORMAL",
                 busy_timeout_ms=busy_timeout_ms,
                 cache_kib=INGEST_CACHE_KIB,
+                wal_autocheckpoint_pages=INGEST_WAL_AUTOCHECKPOINT_PAGES,
             )
             event.listen(engine, "connect", pragmas)
         elif engine.dialect.name == "postgresql":
@@ -91,6 +102,7 @@ def _set_sqlite_pragmas(
     synchronous: str = "FULL",
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     cache_kib: int = 0,
+    wal_autocheckpoint_pages: int = 0,
 ) -> None:
     """Per connection: WAL, durable commits, enforced foreign keys, wait on locks."""
     cursor = dbapi_connection.cursor()
@@ -103,6 +115,8 @@ def _set_sqlite_pragmas(
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if cache_kib:
             cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+        if wal_autocheckpoint_pages:
+            cursor.execute(f"PRAGMA wal_autocheckpoint={int(wal_autocheckpoint_pages)}")
     finally:
         cursor.close()
 

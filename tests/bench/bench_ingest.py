@@ -11,7 +11,8 @@ worst case for the database. Four numbers, same process, fresh database file eac
 - writer: HistorianWriter.write in 5,000- and 20,000-sample batches, no loop (filter,
   roll-ups, one transaction per batch);
 - naive: one INSERT and one commit per sample, same engine and pragmas;
-- executemany: the raw historian_samples upsert alone, 5,000 prepared rows a transaction.
+- executemany: the raw historian_samples upsert alone, as the writer runs it (on SQLite
+  100 rows an INSERT), 5,000 prepared rows a transaction.
 """
 
 from __future__ import annotations

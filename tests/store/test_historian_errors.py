@@ -161,19 +161,21 @@ def _refuse_value_13(db: Database) -> None:
             ))
 
 
+@pytest.mark.parametrize("count", [40, 450])  # 450: many rows a statement on SQLite
 def test_a_row_the_database_refuses_is_rejected_alone_not_the_batch(
-    db: Database, caplog: pytest.LogCaptureFixture
+    db: Database, caplog: pytest.LogCaptureFixture, count: int
 ) -> None:
     _refuse_value_13(db)
     writer = HistorianWriter(db)
     with caplog.at_level(logging.ERROR, logger="hmi.store.historian_writer"):
-        assert writer.write(ramp("x", 40))
+        assert writer.write(ramp("x", count))
     assert writer.status.rejected == 1
     assert writer.status.healthy
     assert "thirteen refused" in caplog.text
     values = [r.value for r in read_samples(db, "x")]
-    assert values == [float(i) for i in range(40) if i != 13]
-    assert count_rows(db, "historian_minutes") == 1  # the roll-up was written too
+    assert values == [float(i) for i in range(count) if i != 13]
+    minutes = len({(T0 + i) // 60 for i in range(count)})
+    assert count_rows(db, "historian_minutes") == minutes  # the roll-ups were written too
 
 
 def test_a_corrupt_file_is_refused_clearly_and_left_as_it_was(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
-from hmi.store.database import Database, sqlite_pragma
+from hmi.store.database import INGEST_WAL_AUTOCHECKPOINT_PAGES, Database, sqlite_pragma
 from hmi.store.historian_retention import count_rows, read_minutes, read_samples
 from hmi.store.historian_writer import ExceptionFilter, HistorianWriter, sample_row
 from tests.store.test_historian_fixtures import (
@@ -176,6 +176,22 @@ def test_a_sample_sent_again_after_a_restart_does_not_fail_the_batch(db: Databas
     ]
 
 
+def test_many_rows_a_statement_keep_order_and_the_last_of_a_time_wins(db: Database) -> None:
+    """More rows than one multi-row INSERT carries (SQLite), duplicates of one time on
+    both sides of a statement boundary and in the remainder."""
+    samples = [good("a", float(i), T0 + i) for i in range(250)]
+    samples[150:150] = [good("a", -1.0, T0 + 5), good("a", -2.0, T0 + 249)]
+    assert HistorianWriter(db, heartbeat=0).write(samples)
+    stored = {r.t: r.value for r in read_samples(db, "a")}
+    assert len(stored) == 250
+    assert stored[T0 + 5] == -1.0  # received after the 5.0 of that time
+    assert stored[T0 + 249] == 249.0  # received before it
+    assert stored[T0 + 100] == 100.0
+    minutes = read_minutes(db, "a")
+    assert (minutes[0].count, minutes[0].first, minutes[0].min) == (61, 0.0, -1.0)
+    assert (minutes[4].count, minutes[4].last, minutes[4].min) == (11, 249.0, -2.0)
+
+
 def test_large_batches_are_split_into_transactions(db: Database) -> None:
     writer = HistorianWriter(db, transaction_rows=1000)
     samples = [good(f"tag{i % 50}", float(i), T0 + i // 50) for i in range(12_000)]
@@ -192,7 +208,10 @@ def test_the_historian_engine_relaxes_sync_but_events_stay_full(tmp_path: Path) 
             assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            checkpoint = connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+            assert checkpoint == INGEST_WAL_AUTOCHECKPOINT_PAGES
         assert sqlite_pragma(db, "synchronous") == 2  # FULL for events and the outbox
+        assert sqlite_pragma(db, "wal_autocheckpoint") == 1000  # SQLite's default
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason=POSTGRES_SKIP_REASON)
