@@ -17,8 +17,11 @@ from PySide6.QtCore import QMessageLogContext, QTimer, QtMsgType, qInstallMessag
 from PySide6.QtWidgets import QApplication, QWidget
 
 from hmi.core.site import Site
+from hmi.gui.access import AccessController
 from hmi.gui.main_window import MainWindow
 from hmi.runtime import Runtime
+from hmi.services.audit import AuditService
+from hmi.store.audit import AuditFilter
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ async def _run_window(options: AppOptions) -> int:
         if options.headless:  # the offscreen "screen" is 800x800: use the designed size
             window.resize(window.designed_size)
         window.show()
+        if not options.headless:  # headless: nobody to type; the window stays view-only
+            window.header.prompt()  # log in; on a new station, create the administrator
         _close_on_interrupt(window)
         if options.duration is not None:
             finished = asyncio.get_running_loop().create_future()
@@ -134,20 +139,26 @@ def _on_qt_message(kind: QtMsgType, _context: QMessageLogContext, message: str) 
         logging.getLogger("qt").log(_QT_LEVELS.get(kind, logging.WARNING), "%s", message)
 
 
-def build_main_window(runtime: Runtime, user: str) -> MainWindow:
+def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
     """The main window wired to a started runtime: the one place the app (and the tests
-    that stand in for it) connect views to services."""
+    that stand in for it) connect views to services. Who acts is whoever logs in to
+    ``runtime.session`` (nobody at first: the window is view-only); ``os_user`` is only
+    the operating-system account, for the log."""
+    access = AccessController(runtime.session, runtime.guard.settings, runtime.users)
     window = MainWindow(
         runtime.site,
         runtime.bus,
         runtime.production,
         runtime.mes_monitor,
-        user,
+        os_user,
         list(runtime.supervisor.statuses().values()),
         diagnostics=runtime.supervisor.diagnostics,
         history=runtime.history,
         shift_starts=runtime.site.shift_starts,
         trend_sets=runtime.data_dir / "trends",
+        access=access,
+        audit=AuditService(runtime.audit, runtime.guard, lambda: runtime.session.actor),
+        audit_filter=AuditFilter,
     )
     runtime.add_status_listener(window.on_device_status)
     return window

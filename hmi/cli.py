@@ -19,16 +19,23 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from hmi import __version__
+from hmi.commands import audit as audit_commands
 from hmi.commands import devices as devices_commands
 from hmi.commands import export as export_commands
 from hmi.commands import opcua as opcua_commands
+from hmi.commands import secrets as secrets_commands
+from hmi.commands import users as users_commands
 from hmi.config import ConfigError, load_site, parse_site
 from hmi.core.samples import Sample
 from hmi.core.site import Device, DeviceKind, Site
+from hmi.logs import LOG_DIR_ENV, configure_logging, redact_secrets, stop_logging
 from hmi.store.database import StoreError
 
 EXIT_OK, EXIT_FAILURE = 0, 2
 DEMO_CONFIG = "config/demo.toml"
+# commands on the station's database also log to the HMI's log file (hmi.logs), so the
+# security log (logins, refusals, lockouts) is complete whichever program saw them
+FILE_LOGGED = frozenset({"users", "audit", "secrets", "run", "demo", "tags"})
 
 
 class CliError(Exception):
@@ -42,7 +49,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    redact_secrets()  # -v: asyncua's request dumps hold the OPC UA password
     try:
+        if args.command in FILE_LOGGED:
+            configure_logging(args.log_dir, logging.DEBUG if args.verbose else logging.INFO)
+            if not args.verbose:
+                _quiet_console()
         return int(args.func(args))
     except ConfigError as exc:
         for issue in exc.issues:
@@ -53,12 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130  # the shell's convention for Ctrl+C
+    finally:
+        stop_logging()
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hmi", description="Operator HMI for manufacturing.")
     parser.add_argument("--version", action="version", version=f"hmi {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--log-dir", type=Path, metavar="DIR",
+        help=f"folder of hmi.log (default: ${LOG_DIR_ENV}, else the user log folder)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = commands.add_parser("demo", help="start the demo plant and the app against it")
@@ -86,7 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     read.add_argument("--config", type=Path, required=True, help="site file (TOML)")
     read.add_argument("--json", action="store_true", help="one JSON object per line")
     read.set_defaults(func=_cmd_tags_read)
-    for register in (devices_commands.register, opcua_commands.register, export_commands.register):
+    for register in (devices_commands.register, opcua_commands.register, export_commands.register,
+                     users_commands.register, audit_commands.register, secrets_commands.register):
         register(commands)
     return parser
 
@@ -186,6 +205,13 @@ async def _read_all(site: Site) -> list[Sample]:
 
 
 # -- helpers ----------------------------------------------------------------------------
+
+
+def _quiet_console() -> None:
+    """Warnings to the log file only: a refusal's one-line error already says it."""
+    for handler in logging.getLogger().handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setLevel(logging.ERROR)
 
 
 def _count(n: int, noun: str) -> str:

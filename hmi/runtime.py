@@ -63,7 +63,6 @@ class Runtime:
         self.supervisor = DeviceSupervisor(
             site, self.bus, pki_dir=data_dir / PKI_FOLDER, password_provider=read_password
         )
-        self.writes = WriteService(site, self.supervisor.write, self.bus.latest)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
         settings = site.historian
@@ -86,6 +85,8 @@ class Runtime:
         self.guard = Guard(site.security, self.auth)
         self.users = UserService(self.user_store, self.guard, self.auth)
         self.session = Session(self.auth, site.security.idle_lock_minutes)
+        self.writes = WriteService(site, self.supervisor.write, self.guard, self.audit.record,
+                                   self.bus.latest)
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)
         self.sender: OutboxSender | None = None
@@ -100,8 +101,8 @@ class Runtime:
                     problem = str(exc)
                     log.error("MES sending is held: %s", exc)
         notify = self.sender.notify if self.sender else _nothing
-        self.production = ProductionService(self.events, notify)
-        self.outbox_queue = OutboxQueue(self.outbox, notify)
+        self.production = ProductionService(self.events, notify, self.guard)
+        self.outbox_queue = OutboxQueue(self.outbox, notify, self.guard)
         self.mes_monitor = MesMonitor(self.outbox_queue, self.sender, problem)
         self.recorder = ProductionRecorder(
             self.bus, site.production_rules, self.events, self.production.on_new_event

@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import os
 import socket
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
@@ -15,6 +16,8 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# the app's log file (hmi.logs): never in the real user folders; `hmi` subprocesses inherit it
+os.environ.setdefault("HMI_LOG_DIR", tempfile.mkdtemp(prefix="hmi-test-logs-"))
 
 from hmi.config import parse_site
 from hmi.core.bus import TagBus

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from hmi.runtime import DATABASE_FILE
 from hmi.sim.modbus_server import COIL_RUN_COMMAND
+from tests.cli_security import ENGINEER, ENGINEER_PW, OPERATOR, OPERATOR_PW, build_staffed
 from tests.conftest import free_port
 from tests.test_cli import PlantInThread, assert_no_crash, run_hmi
 
@@ -26,6 +31,14 @@ def plant() -> Iterator[PlantInThread]:
         yield served
     finally:
         served.stop()
+
+
+def run_hmi_input(stdin: str, *args: str | Path, cwd: Path,
+                  ) -> subprocess.CompletedProcess[str]:
+    """`python -m hmi ARGS` with ``stdin`` (passwords, one per line)."""
+    return subprocess.run([sys.executable, "-m", "hmi", *(str(a) for a in args)], cwd=cwd,
+                          input=stdin, capture_output=True, text=True, encoding="utf-8",
+                          timeout=30, check=False)
 
 
 def site_file(tmp_path: Path, plant: PlantInThread, *, capper_dead: bool = False) -> Path:
@@ -140,13 +153,21 @@ def test_devices_status_config_error_exits_2_with_file_and_line(tmp_path: Path) 
 def test_tags_write_confirmed_then_refused(tmp_path: Path, plant: PlantInThread) -> None:
     site = site_file(tmp_path, plant)
     assert plant.modbus is not None
+    data = tmp_path / "data"
+    build_staffed(data)  # an administrator, an operator and an engineer
 
-    stop = run_hmi("tags", "write", "--config", site, "Filler.RunCommand", "off", cwd=tmp_path)
+    def write(tag: str, value: str, who: str = ENGINEER, password: str = ENGINEER_PW,
+              ) -> subprocess.CompletedProcess[str]:
+        return run_hmi_input(password + "\n", "tags", "write", "--config", site, tag, value,
+                             "--data", data, "--as", who, "--password-stdin",
+                             "--reason", "line trial", cwd=tmp_path)
+
+    stop = write("Filler.RunCommand", "off")
     assert stop.returncode == 0, stop.stderr
     assert_no_crash(stop)
     assert stop.stdout.startswith("Filler.RunCommand: confirmed")
     assert plant.modbus.plant.run_command is False
-    start = run_hmi("tags", "write", "--config", site, "Filler.RunCommand", "on", cwd=tmp_path)
+    start = write("Filler.RunCommand", "on")
     assert start.returncode == 0, start.stderr
     assert plant.modbus.plant.run_command is True
 
@@ -158,8 +179,26 @@ def test_tags_write_confirmed_then_refused(tmp_path: Path, plant: PlantInThread)
         (("Filler.Nope", "1"), "no tag 'Filler.Nope'"),
     ]
     for (tag, value), words in cases:
-        result = run_hmi("tags", "write", "--config", site, tag, value, cwd=tmp_path)
+        result = write(tag, value)
         assert result.returncode == 1, (tag, result.stdout, result.stderr)
         assert_no_crash(result)
         assert f"{tag}: refused" in result.stderr
         assert words in result.stderr, result.stderr
+
+    # an operator may not write set-points: refused before anything goes on the wire
+    refused = write("Filler.RunCommand", "off", OPERATOR, OPERATOR_PW)
+    assert refused.returncode == 1
+    assert "may not write set-points" in refused.stderr
+    assert plant.modbus.plant.run_command is True
+    wrong = write("Filler.RunCommand", "off", ENGINEER, "not-the-password-1")
+    assert wrong.returncode == 2
+    assert "Wrong user name or password" in wrong.stderr
+    assert plant.modbus.plant.run_command is True
+    # every write, and the refusal, in the audit trail
+    with sqlite3.connect(data / DATABASE_FILE) as db:
+        rows = db.execute("SELECT user_name, action, object, new_value, reason FROM audit_trail"
+                          " WHERE action IN ('write_setpoint', 'permission_denied')"
+                          " ORDER BY seq").fetchall()
+    assert rows[0] == ("e.ng", "write_setpoint", "Filler.RunCommand", "False",
+                       "line trial; confirmed: Filler.RunCommand = False confirmed")
+    assert rows[-1][:3] == ("j.smith", "permission_denied", "Filler.RunCommand")

@@ -4,6 +4,7 @@ subprocess, so the exit code and whatever the interpreter prints on the way out 
 
 from __future__ import annotations
 
+import os
 import random
 import socket
 import sqlite3
@@ -39,11 +40,12 @@ def free_port_offset() -> int:
 
 
 def run_demo(
-    *args: str | Path, cwd: Path, timeout: float = 30.0
+    *args: str | Path, cwd: Path, timeout: float = 30.0, env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "hmi", "demo", "--headless", *(str(a) for a in args)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         encoding="utf-8",
@@ -70,6 +72,7 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """One 4 s demo run with --data and --screenshot, shared by the checks below."""
     root = tmp_path_factory.mktemp("demo")
     screenshot = root / "shots" / "main.png"  # the folder does not exist yet
+    env = dict(os.environ, HMI_LOG_DIR=str(root / "log"))
     data = root / "data"
     result = run_demo(
         "--duration",
@@ -81,8 +84,15 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         "--port-offset",
         str(free_port_offset()),
         cwd=root,
+        env=env,
     )
     return DemoRun(result, screenshot, data)
+
+
+def test_demo_logs_to_a_file_in_the_log_folder(demo_run: DemoRun) -> None:
+    log = demo_run.data.parent / "log" / "hmi.log"
+    assert log.is_file()
+    assert log.stat().st_size > 0
 
 
 def test_demo_runs_for_its_duration_and_exits_cleanly(demo_run: DemoRun) -> None:

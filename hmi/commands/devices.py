@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import json
 import logging
 import sys
 from pathlib import Path
 
+from hmi.commands.login import (
+    CommandError,
+    Passwords,
+    Station,
+    add_login_arguments,
+    add_station_arguments,
+    guarded,
+)
 from hmi.config import load_site
 from hmi.core.bus import TagBus
 from hmi.core.diagnostics import DeviceDiagnostics
+from hmi.core.security import Action, Actor, Signature
 from hmi.core.site import Site
 from hmi.core.status import ConnectionState
 from hmi.core.writes import WriteResult
 from hmi.devices.supervisor import DeviceSupervisor
+from hmi.security.session import Session
 from hmi.services.devices import COLUMNS, LAST_ERROR, as_json, cells
 from hmi.services.writes import WriteService, parse_value
 
@@ -63,7 +72,10 @@ def _add_write(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     write.add_argument("--config", type=Path, required=True, help="site file (TOML)")
     write.add_argument("tag", help="tag name, as in the site file")
     write.add_argument("value", help="value in engineering units; true/false for bits")
-    write.set_defaults(func=_cmd_write)
+    write.add_argument("--reason", default="", help="why (kept in the audit trail)")
+    add_station_arguments(write, config=False)
+    add_login_arguments(write)
+    write.set_defaults(func=guarded("tags write", _cmd_write))
 
 
 def _positive_seconds(text: str) -> float:
@@ -132,9 +144,25 @@ def _format(row: tuple[str, ...]) -> str:
 
 
 def _cmd_write(args: argparse.Namespace) -> int:
+    """As a logged-in user with write_setpoint (``--as``), signed when the site asks for
+    it (the --as password signs too: both parts of the signature, in one command)."""
     site = load_site(args.config)
     _quiet_device_logs(args)
-    result = asyncio.run(_write(site, args.tag, args.value, getpass.getuser()))
+    station = Station.open(args, create=False, settings=site.security)
+    try:
+        if not station.users.has_users():
+            raise CommandError("this station has no users yet: create the administrator "
+                               "first (hmi users add NAME --role admin)")
+        session = Session(station.auth)
+        actor, password = station.log_in(args.as_user, Passwords(args.password_stdin),
+                                         "tags write", Action.WRITE_SETPOINT, session=session)
+        meaning = site.security.meaning(Action.WRITE_SETPOINT)
+        signature = (session.sign(Action.WRITE_SETPOINT, meaning, password, actor.name)
+                     if meaning else None)
+        result = asyncio.run(_write(site, station, args.tag, args.value, actor, signature,
+                                    args.reason))
+    finally:
+        station.close()
     detail = f" (read back {result.read_back!r})" if result.read_back is not None else ""
     line = f"{result.tag}: {result.outcome.value}{detail}"
     if result.ok:
@@ -144,14 +172,15 @@ def _cmd_write(args: argparse.Namespace) -> int:
     return EXIT_NOT_WRITTEN
 
 
-async def _write(site: Site, tag_name: str, text: str, user: str) -> WriteResult:
+async def _write(site: Site, station: Station, tag_name: str, text: str, actor: Actor,
+                 signature: Signature | None, reason: str) -> WriteResult:
     supervisor = DeviceSupervisor(site, TagBus())
-    service = WriteService(site, supervisor.write)
+    service = WriteService(site, supervisor.write, station.guard, station.audit.record)
     try:
         tag = site.tag(tag_name)
-    except KeyError:
-        return await service.write(tag_name, text, user)  # refused, with the reason
+    except KeyError:  # refused, with the reason
+        return await service.write(tag_name, text, actor, signature, reason)
     try:
-        return await service.write(tag_name, parse_value(tag, text), user)
+        return await service.write(tag_name, parse_value(tag, text), actor, signature, reason)
     finally:
         await supervisor.stop()

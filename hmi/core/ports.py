@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from hmi.core.events import ProductionEvent
+from hmi.core.security import Actor, Signature
 
 
 class ProductionQueue(Protocol):
@@ -13,7 +14,8 @@ class ProductionQueue(Protocol):
 
     async def pending(self) -> list[ProductionEvent]: ...
 
-    async def confirm(self, event_id: str, user: str, comment: str) -> str: ...
+    async def confirm(self, event_id: str, actor: Actor | None, comment: str = "",
+                      signature: Signature | None = None) -> str: ...
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]: ...
 

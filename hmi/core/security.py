@@ -9,6 +9,7 @@ operator at the screen knows whom to call.
 from __future__ import annotations
 
 import enum
+import time
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -154,10 +155,11 @@ def clean_text(text: str, what: str = "comment", required: bool = False) -> str:
     if len(text) > MAX_TEXT:
         raise InputRejectedError(f"the {what} is {len(text):,} characters long; at most "
                             f"{MAX_TEXT:,} are kept: shorten it")
-    bad = _controls(text, allowed="\n\t")
-    if bad:
-        raise InputRejectedError(f"the {what} holds control characters ({', '.join(bad[:5])}); "
-                            "retype it without them")
+    for position, char in enumerate(text, start=1):
+        if char not in "\n\t" and _controls(char):
+            raise InputRejectedError(
+                f"the {what} holds a control character (U+{ord(char):04X}) at position "
+                f"{position}; retype it without it (line breaks and tabs are fine)")
     return text
 
 
@@ -214,3 +216,19 @@ class Actor:
 
     def __str__(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    signer: str
+    full_name: str
+    role: str
+    action: Action
+    meaning: str
+    time: float  # POSIX seconds
+
+    def shown(self) -> str:
+        """"Signed by Jane Smith (j.smith) at 2026-11-25 14:02: confirmed production quantity"."""
+        who = f"{self.full_name} ({self.signer})" if self.full_name else self.signer
+        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time))
+        return f"Signed by {who} at {at}: {self.meaning}"

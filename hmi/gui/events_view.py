@@ -1,9 +1,16 @@
-"""The operator's production queue: pending events, a comment, and Confirm."""
+"""The operator's production queue: pending events, a comment, and Confirm.
+
+Confirm is enabled only for a user whose role may confirm production (re-checked on
+every change of user); otherwise it is disabled and says why. When the site asks for
+a signature, the signature dialog comes first and its Signature goes to the service.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -20,7 +27,10 @@ from qasync import asyncSlot
 
 from hmi.core.events import ProductionEvent
 from hmi.core.ports import OutboxMonitor, ProductionQueue
+from hmi.core.security import Action, Signature
+from hmi.gui.access import AccessController
 from hmi.gui.formatting import format_clock
+from hmi.gui.signature import SignatureDialog
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,13 @@ def describe_event(event: ProductionEvent) -> str:
     if not event.complete:
         text += "\n⚠ counter offline during this period: check the count"
     return text
+
+
+def _confirming(event: ProductionEvent) -> str:
+    """What is being signed, in one line."""
+    line = f"{event.line} · " if event.line else ""
+    return (f"Confirm {event.good_count:,} {event.unit} good, {event.reject_count:,} rejected "
+            f"· {line}{format_clock(event.period_start)}–{format_clock(event.period_end)}")
 
 
 def describe_outbox(counts: dict[str, int], problem: str = "") -> tuple[str, bool]:
@@ -48,13 +65,15 @@ class EventQueueView(QWidget):
         self,
         queue: ProductionQueue,
         outbox: OutboxMonitor,
-        user: str,
+        access: AccessController,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self._queue = queue
         self._outbox = outbox
-        self._user = user
+        self._access = access
+        self.signature_dialog: SignatureDialog | None = None
+        self._confirming = False  # a confirmation is on its way to the service
         self._tasks: set[asyncio.Future[None]] = set()
         self.list = QListWidget()
         self.list.setObjectName("eventList")
@@ -68,6 +87,10 @@ class EventQueueView(QWidget):
         self.confirm_button = QPushButton("Confirm")
         self.confirm_button.setObjectName("confirmButton")
         self.confirm_button.setEnabled(False)
+        # why Confirm is disabled, in words: a gloved finger cannot hover for a tooltip
+        self.permission_hint = QLabel("")
+        self.permission_hint.setObjectName("confirmHint")
+        self.permission_hint.setWordWrap(True)
         self.feedback = QLabel("")
         self.feedback.setObjectName("confirmFeedback")
         self.feedback.setWordWrap(True)
@@ -83,17 +106,20 @@ class EventQueueView(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label)
         layout.addLayout(row)
+        layout.addWidget(self.permission_hint)
         layout.addWidget(self.feedback)
         layout.addWidget(self.outbox_label)
 
         self.list.currentItemChanged.connect(self._on_selection)
         self.confirm_button.clicked.connect(self._on_confirm)
         self.comment.returnPressed.connect(self._on_confirm)
+        access.changed.connect(self._on_selection)
         self._remove_listener = queue.add_listener(self._on_queue_changed)
         self._outbox_timer = QTimer(self)
         self._outbox_timer.setInterval(1000)
         self._outbox_timer.timeout.connect(self._on_outbox_tick)
         self._outbox_timer.start()
+        self._on_selection()
         self._on_queue_changed()
 
     def selected_event(self) -> ProductionEvent | None:
@@ -101,7 +127,14 @@ class EventQueueView(QWidget):
         return item.data(Qt.ItemDataRole.UserRole) if item else None
 
     def _on_selection(self, *_: object) -> None:
-        self.confirm_button.setEnabled(self.selected_event() is not None)
+        allowed, why = self._access.may(Action.CONFIRM_EVENT)
+        busy = self._confirming or (self.signature_dialog is not None
+                                    and self.signature_dialog.isVisible())
+        self.confirm_button.setEnabled(allowed and not busy and self.selected_event() is not None)
+        self.confirm_button.setToolTip(why)
+        self.permission_hint.setText(why)
+        self.permission_hint.setVisible(bool(why))
+        self.comment.setEnabled(allowed)
 
     def _on_queue_changed(self) -> None:
         task = asyncio.ensure_future(self.refresh())
@@ -140,22 +173,59 @@ class EventQueueView(QWidget):
         event = self.selected_event()
         if event is None or not self.confirm_button.isEnabled():
             return
+        self._access.sync()
+        allowed, why = self._access.may(Action.CONFIRM_EVENT)
+        if not allowed:
+            self.feedback.setText(f"Not confirmed: {why}.")
+            self._on_selection()
+            return
+        meaning = self._access.settings.meaning(Action.CONFIRM_EVENT)
+        if meaning is None:
+            await self._confirm(event, None)
+            return
+        dialog = SignatureDialog(self._access, Action.CONFIRM_EVENT, meaning,
+                                 _confirming(event), self.window())
+        dialog.signed.connect(lambda signature: self._start(self._confirm(event, signature)))
+        dialog.rejected.connect(self._on_not_signed)
+        dialog.finished.connect(self._on_selection)
+        if self.signature_dialog is not None:
+            self.signature_dialog.deleteLater()
+        self.signature_dialog = dialog
+        self.confirm_button.setEnabled(False)
+        dialog.open()  # never exec() under qasync
+
+    def _on_not_signed(self) -> None:
+        self.feedback.setText("Not confirmed: not signed.")
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _confirm(self, event: ProductionEvent, signature: Signature | None) -> None:
+        self._confirming = True
         self.confirm_button.setEnabled(False)
         try:
-            await self._queue.confirm(event.event_id, self._user, self.comment.text())
+            await self._queue.confirm(event.event_id, self._access.actor, self.comment.text(),
+                                      signature)
         except Exception as exc:  # any refusal is shown; nothing was written
             log.warning("confirming %s failed: %s", event.event_id, exc)
             self.feedback.setText(f"Not confirmed: {exc}")
-            self.confirm_button.setEnabled(True)
             return
+        finally:
+            self._confirming = False
+            self._on_selection()
         self.comment.clear()
-        self.feedback.setText(
-            f"Confirmed {event.good_count:,} {event.unit} "
-            f"({format_clock(event.period_start)}–{format_clock(event.period_end)}); "
-            "queued for the MES."
-        )
+        text = (f"Confirmed {event.good_count:,} {event.unit} "
+                f"({format_clock(event.period_start)}–{format_clock(event.period_end)}); "
+                "queued for the MES.")
+        if signature is not None:
+            text += f"\n{signature.shown()}"
+        self.feedback.setText(text)
         await self.refresh()
 
     def close_view(self) -> None:
+        if self.signature_dialog is not None:
+            self.signature_dialog.reject()
         self._outbox_timer.stop()
         self._remove_listener()

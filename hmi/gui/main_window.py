@@ -1,22 +1,26 @@
-"""The main window: a shell that loads ui/main_window.ui and places the views in it."""
+"""The main window: a shell that loads ui/main_window.ui and places the views in it.
+
+Who is logged in comes from the AccessController handed in (hmi/app.py builds it on
+the session); without one the window is view-only for good (the GUI benchmark)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QLabel,
     QMainWindow,
     QSplitter,
     QStatusBar,
     QTabWidget,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -27,6 +31,8 @@ from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.samples import Sample
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
+from hmi.gui.access import AccessController, ViewOnlySession
+from hmi.gui.audit_view import AuditFilterFactory, AuditReader, AuditView
 from hmi.gui.bridge import BusBridge
 from hmi.gui.device_status import DeviceStatusBar
 from hmi.gui.device_view import DeviceView
@@ -35,8 +41,10 @@ from hmi.gui.formatting import format_clock
 from hmi.gui.tag_table import TagTableModel, TagTableView
 from hmi.gui.trend import TrendView
 from hmi.gui.uiloader import load_ui, theme_stylesheet
+from hmi.gui.user_header import UserHeader
 from hmi.services.devices import from_status
 
+log = logging.getLogger(__name__)
 W = TypeVar("W", bound=QObject)
 DiagnosticsProvider = Callable[[], dict[str, DeviceDiagnostics]]
 _DOWN_TAB_TEXT = QColor("#c62828")
@@ -65,18 +73,24 @@ class MainWindow(QMainWindow):
         bus: TagBus,
         production: ProductionQueue,
         outbox: OutboxMonitor,
-        user: str,
+        os_user: str,
         statuses: Sequence[DeviceStatus] = (),
         diagnostics: DiagnosticsProvider | None = None,
         *,
         history: HistoryReader | None = None,
         shift_starts: Sequence[dt.time] = (),
         trend_sets: Path | None = None,
+        access: AccessController | None = None,
+        audit: AuditReader[Any] | None = None,
+        audit_filter: AuditFilterFactory[Any] | None = None,
     ) -> None:
-        """``history`` fills the trend from the historian (live data only without it),
-        ``shift_starts`` enables "Last shift", ``trend_sets`` is the folder for saved
-        trend sets (``<data dir>/trends``)."""
+        """``os_user`` is the operating-system account the HMI runs under (logged; who
+        acts is ``access``'s user), ``history`` fills the trend from the historian
+        (live data only without it), ``shift_starts`` enables "Last shift",
+        ``trend_sets`` is the folder for saved trend sets (``<data dir>/trends``),
+        ``audit`` and ``audit_filter`` fill the Audit tab (no tab without them)."""
         super().__init__()
+        log.info("main window under OS account %s", os_user or "?")
         form = load_ui("main_window")
         self.setStyleSheet(theme_stylesheet())
         self.setCentralWidget(_child(form, QWidget, "central"))
@@ -85,7 +99,8 @@ class MainWindow(QMainWindow):
         self.designed_size = designed  # the .ui file's size, for offscreen screenshots
         self.setWindowTitle(f"{site.name} — HMI")
         _child(self, QLabel, "siteLabel").setText(site.name)
-        _child(self, QLabel, "userLabel").setText(f"User: {user}")
+        self.access = access or AccessController(ViewOnlySession(), site.security)
+        self.access.setParent(self)
         self._clock = _child(self, QLabel, "clockLabel")
 
         pens = [site.tag(name) for name in site.trend_pens] or list(site.tags[:4])
@@ -95,7 +110,7 @@ class MainWindow(QMainWindow):
         self.tag_model = TagTableModel(site.tags)
         self.tag_table = TagTableView(self.tag_model)
         self._host("tagBox").addWidget(self.tag_table)
-        self.events = EventQueueView(production, outbox, user)
+        self.events = EventQueueView(production, outbox, self.access)
         self._host("eventBox").addWidget(self.events)
         _child(self, QSplitter, "mainSplitter").setSizes([520, 380])
         bottom = _child(self, QSplitter, "bottomSplitter")
@@ -117,6 +132,7 @@ class MainWindow(QMainWindow):
         self.device_view = DeviceView(diagnostics or self._diagnostics_from_statuses)
         self._host("deviceBox").addWidget(self.device_view)
         self._tabs = _child(self, QTabWidget, "viewTabs")
+        self._place_access_views(audit, audit_filter)
         self.device_view.refreshed.connect(self._on_devices_refreshed)
         self._on_devices_refreshed(*self.device_view.model.counts())
 
@@ -133,9 +149,37 @@ class MainWindow(QMainWindow):
         screen = self.screen().availableGeometry()
         self.resize(min(designed.width(), screen.width()), min(designed.height(), screen.height()))
 
-    def _host(self, box: str) -> QVBoxLayout:
+    def _place_access_views(self, audit: AuditReader[Any] | None,
+                            audit_filter: AuditFilterFactory[Any] | None) -> None:
+        """The header's user block, and the Audit tab (removed without a reader)."""
+        self.header = UserHeader(self.access)
+        self._host("userBox").addWidget(self.header)
+        self.audit_view: AuditView | None = None
+        audit_tab = _child(self, QWidget, "auditTab")
+        if audit is not None and audit_filter is not None:
+            self.audit_view = AuditView(audit, audit_filter, self.access)
+            self._host("auditTab").addWidget(self.audit_view)
+            self._trend_sizes: list[int] | None = None
+            self._tabs.currentChanged.connect(self._on_tab_changed)
+        else:
+            self._tabs.removeTab(self._tabs.indexOf(audit_tab))
+
+    def _on_tab_changed(self, index: int) -> None:
+        """Reading the audit trail needs rows, not the trend: the Audit tab takes the
+        height while it is shown and gives it back after."""
+        splitter = _child(self, QSplitter, "mainSplitter")
+        if self._tabs.widget(index) is _child(self, QWidget, "auditTab"):
+            if self._trend_sizes is None:
+                self._trend_sizes = splitter.sizes()
+                total = sum(self._trend_sizes)
+                splitter.setSizes([0, total])  # the trend keeps its minimum height
+        elif self._trend_sizes is not None:
+            splitter.setSizes(self._trend_sizes)
+            self._trend_sizes = None
+
+    def _host(self, box: str) -> QBoxLayout:
         layout = _child(self, QWidget, box).layout()
-        assert isinstance(layout, QVBoxLayout)
+        assert isinstance(layout, QBoxLayout)
         return layout
 
     def on_device_status(self, status: DeviceStatus) -> None:
@@ -173,6 +217,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._tick.stop()
+        self.access.stop()
+        if self.header.dialog is not None:
+            self.header.dialog.reject()
         self.device_view.stop()
         self.bridge.close()
         self.events.close_view()

@@ -43,10 +43,10 @@ class MissingSecretError(SecretError):
 
 
 class NoKeyringBackendError(SecretError):
-    def __init__(self, backend: str, what: str = "MES API key") -> None:
+    def __init__(self, backend: str, what: str = "MES API key", done: str = "read") -> None:
         super().__init__(
             f"no usable keyring backend on this machine (keyring chose {backend}), so "
-            f"the {what} cannot be read. {BACKEND_ADVICE}"
+            f"the {what} cannot be {done}. {BACKEND_ADVICE}"
         )
 
 
@@ -80,6 +80,28 @@ def read_secret(name: str, what: str = "secret") -> str:
     if not secret:
         raise MissingSecretError(name, what)
     return secret
+
+
+def write_secret(name: str, secret: str, what: str = "secret") -> bool:
+    """Store ``secret`` under service 'hmi', entry ``name``; True when it replaced one.
+
+    Blocking, like read_secret. Never logs or repeats the value.
+    """
+    backend = keyring.get_keyring()
+    if not has_usable_backend(backend):
+        raise NoKeyringBackendError(backend.name, what, "stored")
+    try:
+        replaced = bool(keyring.get_password(SERVICE, name))
+        keyring.set_password(SERVICE, name, secret)
+    except keyring.errors.NoKeyringError as exc:
+        raise NoKeyringBackendError(backend.name, what, "stored") from exc
+    except keyring.errors.KeyringError as exc:
+        raise SecretError(
+            f"the keyring ({backend.name}) refused to store the {what} "
+            f"'{name}': {type(exc).__name__}; unlock the keyring and try again"
+        ) from None  # the backend's own message might quote what it was given
+    log.info("stored the %s '%s' in the keyring (%s)", what, name, backend.name)
+    return replaced
 
 
 def read_api_key(link: MesLink) -> str:

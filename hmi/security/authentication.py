@@ -96,11 +96,17 @@ class Authenticator:
         if row.disabled:
             self._refuse(row.name, row.role, purpose, "account disabled")
             raise LoginRefusedError(f"The account {row.name} is disabled: ask an administrator.")
+        if row.failed_attempts and purpose != "login":  # login() resets it, audited
+            self._users.reset_failures(row.name)
         if needs_rehash(row.password_hash):
             self._users.set_password(row.name, hash_password(password), AuditEntry(
                 events.SYSTEM, events.SYSTEM, events.PASSWORD_CHANGED, row.name,
                 reason="password hash upgraded to the current argon2id parameters"))
         return _actor(row)
+
+    def is_locked(self, name: str) -> bool:
+        row = self._users.get(name)
+        return bool(row and row.locked_until is not None and row.locked_until > self._clock())
 
     def _refuse(self, name: str, role: str, purpose: str, why: str) -> None:
         action = events.LOGIN_FAILED if purpose == "login" else events.SIGNATURE_FAILED

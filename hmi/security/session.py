@@ -10,28 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from hmi.core.security import Action, Actor, InputRejectedError, clean_user_name
+from hmi.core.security import Action, Actor, InputRejectedError, Signature, clean_user_name
 from hmi.security.authentication import Authenticator, LoginRefusedError
 
 SIGNATURE_VALID_S = 120.0  # a signature is for the action in hand, not for later
-
-
-@dataclass(frozen=True, slots=True)
-class Signature:
-    signer: str
-    full_name: str
-    role: str
-    action: Action
-    meaning: str
-    time: float  # POSIX seconds
-
-    def shown(self) -> str:
-        """"Signed by Jane Smith (j.smith) at 2026-11-25 14:02: confirmed production quantity"."""
-        who = f"{self.full_name} ({self.signer})" if self.full_name else self.signer
-        at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.time))
-        return f"Signed by {who} at {at}: {self.meaning}"
 
 
 class Session:
@@ -48,9 +31,9 @@ class Session:
 
     # -- who ------------------------------------------------------------------------------
 
-    def login(self, name: str, password: str) -> Actor:
+    def login(self, name: str, password: str, workstation: str = "") -> Actor:
         """Log in (or switch user at shift change: the previous user is logged out)."""
-        actor = self._auth.login(name, password)
+        actor = self._auth.login(name, password, workstation)
         if self.actor is not None and self.actor.name != actor.name:
             self._auth.logout(self.actor, f"user switched to {actor.name}")
         self.actor = actor
@@ -104,7 +87,14 @@ class Session:
             if typed != actor.name:
                 raise LoginRefusedError(f"Sign as yourself: {actor.name} is logged in here. "
                                    "Another person must log in to sign.")
-        self._auth.check(actor.name, password, purpose=f"signature: {meaning}")
+        try:
+            self._auth.check(actor.name, password, purpose=f"signature: {meaning}")
+        except LoginRefusedError:
+            if self._auth.is_locked(actor.name):  # locked by wrong signatures: out, too
+                self._auth.logout(actor, "account locked by wrong signature passwords")
+                self.actor = None
+                self._signed_before = False
+            raise
         self._signed_before = True
         self.touch()
         return Signature(actor.name, actor.full_name, actor.role, action, meaning, self._clock())

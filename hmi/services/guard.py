@@ -19,9 +19,10 @@ from hmi.core.security import (
     PermissionMap,
     Role,
     SecuritySettings,
+    Signature,
 )
 from hmi.security.authentication import Authenticator
-from hmi.security.session import SIGNATURE_VALID_S, Signature
+from hmi.security.session import SIGNATURE_VALID_S
 
 
 class NotLoggedInError(PermissionDeniedError):

@@ -8,24 +8,35 @@ exceptions it shows from here, never from hmi.store.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
-import unicodedata
 import uuid
 from collections.abc import Callable, Sequence
 
+from hmi.core.audit import AuditEntry
 from hmi.core.bus import OverflowPolicy, TagBus
 from hmi.core.events import EventState, ProductionCounter, ProductionEvent
 from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.core.samples import Sample
+from hmi.core.security import Action, Actor, InputRejectedError, Signature, clean_text
 from hmi.core.site import ProductionCountRule
-from hmi.mes.payloads import PRODUCTION_PERFORMANCE, production_performance
+from hmi.mes.payloads import PRODUCTION_PERFORMANCE, iso_utc, production_performance
+from hmi.services.guard import Guard
 from hmi.store.database import StoreError
-from hmi.store.events import EventAlreadyConfirmedError, EventRepository, UnknownEventError
+from hmi.store.events import (
+    EventAlreadyConfirmedError,
+    EventChangedError,
+    EventNotConfirmedError,
+    EventRepository,
+    UnknownEventError,
+)
 from hmi.store.outbox import OutboxRepository
 
 __all__ = [
     "EventAlreadyConfirmedError",
+    "EventChangedError",
+    "EventNotConfirmedError",
     "OutboxQueue",
     "ProductionRecorder",
     "ProductionService",
@@ -36,27 +47,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_COMMENT_CHARS = 2000
-MAX_USER_CHARS = 200
 
 Listener = Callable[[], None]
 
 
 def validate_comment(comment: str) -> str:
-    """The comment stripped; ValueError saying what is wrong with it otherwise."""
-    cleaned = comment.strip()
-    if len(cleaned) > MAX_COMMENT_CHARS:
-        raise ValueError(
-            f"the comment is {len(cleaned)} characters long; at most {MAX_COMMENT_CHARS} "
-            "are allowed"
-        )
-    for position, char in enumerate(cleaned, start=1):
-        if char != "\n" and unicodedata.category(char) == "Cc":
-            raise ValueError(
-                f"the comment contains a control character (U+{ord(char):04X}) at "
-                f"position {position}; only line breaks are allowed"
-            )
-    return cleaned
+    """The comment cleaned (hmi.core.security.clean_text); ValueError saying what is
+    wrong with it otherwise."""
+    return clean_text(comment, "comment")
 
 
 class _Listeners:
@@ -83,16 +81,21 @@ class _Listeners:
 
 
 class ProductionService:
-    """What the operator does with production events: list and confirm them."""
+    """What people do with production events: list, confirm and correct them.
+
+    Every change checks the actor's permission (and signature, where the site asks for
+    one) first, and writes its audit row in the same transaction as the change."""
 
     def __init__(
         self,
         events: EventRepository,
         outbox_sender_notify: Callable[[], None],
+        guard: Guard,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._events = events
         self._notify_sender = outbox_sender_notify
+        self._guard = guard
         self._clock = clock
         self._listeners = _Listeners()
 
@@ -107,16 +110,20 @@ class ProductionService:
     async def pending(self) -> list[ProductionEvent]:
         return await asyncio.to_thread(self._events.pending)
 
-    async def confirm(self, event_id: str, user: str, comment: str = "") -> str:
+    async def get(self, event_id: str) -> ProductionEvent | None:
+        return await asyncio.to_thread(self._events.get, event_id)
+
+    async def confirm(self, event_id: str, actor: Actor | None, comment: str = "",
+                      signature: Signature | None = None) -> str:
         """Confirm an event and queue its MES transaction; returns the outbox id.
 
-        Raises ValueError (bad comment or user), UnknownEventError,
-        EventAlreadyConfirmedError or StoreError; in every case nothing was written.
-        When this returns, the confirmation is durably on disk.
+        Raises PermissionDeniedError (not logged in, role, missing signature),
+        ValueError (bad comment), UnknownEventError, EventAlreadyConfirmedError or
+        StoreError; in every case nothing was written. When this returns, the
+        confirmation and its audit row are durably on disk.
         """
-        user = user.strip()
-        if not user or len(user) > MAX_USER_CHARS:
-            raise ValueError("confirming needs the operator's user name")
+        who = self._guard.require(actor, Action.CONFIRM_EVENT, f"production event {event_id}")
+        meaning = self._guard.signed(who, Action.CONFIRM_EVENT, signature)
         comment = validate_comment(comment)
         event = await asyncio.to_thread(self._events.get, event_id)
         if event is None:
@@ -127,20 +134,72 @@ class ProductionService:
             )
         outbox_id = str(uuid.uuid4())
         now = self._clock()
-        payload = production_performance(event, outbox_id, user, comment, now)
+        payload = production_performance(event, outbox_id, who.name, comment, now)
+        _add_signature(payload, signature if meaning else None)
+        entry = AuditEntry(who.name, who.role, Action.CONFIRM_EVENT.value,
+                           f"production event {event_id}", old_value="pending",
+                           new_value=_quantity(event.good_count, event.reject_count, event.unit),
+                           reason=comment, meaning=meaning)
         await asyncio.to_thread(
-            self._events.confirm,
-            event_id,
-            user,
-            comment,
-            payload,
-            now,
-            outbox_id,
-            PRODUCTION_PERFORMANCE,
-        )
+            self._events.confirm, event_id, who.name, comment, payload, now, outbox_id,
+            PRODUCTION_PERFORMANCE, entry)
         self._notify_sender()
         self._listeners.fire()
         return outbox_id
+
+    async def correct(self, event_id: str, actor: Actor | None, good_count: int,
+                      reject_count: int, reason: str,
+                      signature: Signature | None = None) -> str:
+        """Change a confirmed event's quantities and send the corrected transaction to
+        the MES (same period, new transaction id, ``correction`` with the reason and
+        the quantities it replaces); returns the new outbox id. Needs a reason."""
+        who = self._guard.require(actor, Action.EDIT_CONFIRMED_EVENT,
+                                  f"production event {event_id}")
+        meaning = self._guard.signed(who, Action.EDIT_CONFIRMED_EVENT, signature)
+        reason = clean_text(reason, "reason", required=True)
+        for name, count in (("good", good_count), ("reject", reject_count)):
+            if isinstance(count, bool) or not isinstance(count, int) or not \
+                    0 <= count <= MAX_COUNT:
+                raise InputRejectedError(f"the {name} count must be a whole number from 0 to "
+                                         f"{MAX_COUNT:,}, not {count!r}")
+        event = await asyncio.to_thread(self._events.get, event_id)
+        if event is None:
+            raise UnknownEventError(f"there is no production event {event_id}")
+        if (good_count, reject_count) == (event.good_count, event.reject_count):
+            raise InputRejectedError("the quantities are the ones already confirmed: "
+                                     "nothing to correct")
+        outbox_id = str(uuid.uuid4())
+        now = self._clock()
+        corrected = dataclasses.replace(event, good_count=good_count, reject_count=reject_count)
+        payload = production_performance(corrected, outbox_id, who.name, reason, now)
+        payload["correction"] = {"reason": reason, "replaces": {
+            "good": event.good_count, "reject": event.reject_count, "unit": event.unit}}
+        _add_signature(payload, signature if meaning else None)
+        entry = AuditEntry(who.name, who.role, Action.EDIT_CONFIRMED_EVENT.value,
+                           f"production event {event_id}",
+                           old_value=_quantity(event.good_count, event.reject_count, event.unit),
+                           new_value=_quantity(good_count, reject_count, event.unit),
+                           reason=reason, meaning=meaning)
+        await asyncio.to_thread(self._events.amend, event, good_count, reject_count, payload,
+                                now, outbox_id, entry)
+        self._notify_sender()
+        self._listeners.fire()
+        return outbox_id
+
+
+MAX_COUNT = 1_000_000_000
+
+
+def _quantity(good: int, reject: int, unit: str) -> str:
+    return f"{good} good, {reject} reject ({unit})"
+
+
+def _add_signature(payload: dict[str, object], signature: Signature | None) -> None:
+    """The MES learns who signed, when and what it meant (21 CFR Part 11 §11.50)."""
+    if signature is not None:
+        payload["signature"] = {"signer": signature.signer, "name": signature.full_name,
+                                "meaning": signature.meaning,
+                                "signedAt": iso_utc(signature.time)}
 
 
 class OutboxQueue:
@@ -150,10 +209,12 @@ class OutboxQueue:
         self,
         outbox: OutboxRepository,
         outbox_sender_notify: Callable[[], None],
+        guard: Guard,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._outbox = outbox
         self._notify_sender = outbox_sender_notify
+        self._guard = guard
         self._clock = clock
 
     async def counts(self) -> dict[str, int]:
@@ -162,9 +223,16 @@ class OutboxQueue:
     async def items(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
         return await asyncio.to_thread(self._outbox.list, status)
 
-    async def retry(self, item_id: str) -> None:
+    async def retry(self, item_id: str, actor: Actor | None, reason: str = "") -> None:
         """Send a rejected item again (after the cause was fixed at the MES)."""
-        await asyncio.to_thread(self._outbox.requeue, item_id, self._clock())
+        who = self._guard.require(actor, Action.RETRY_MES, f"MES transaction {item_id}")
+        reason = clean_text(reason, "reason")
+        item = await asyncio.to_thread(self._outbox.get, item_id)
+        old = f"{item.status.value}: {item.last_error}" if item is not None else ""
+        entry = AuditEntry(who.name, who.role, Action.RETRY_MES.value,
+                           f"MES transaction {item_id}", old_value=old, new_value="pending",
+                           reason=reason)
+        await asyncio.to_thread(self._outbox.requeue, item_id, self._clock(), entry)
         self._notify_sender()
 
 

@@ -93,6 +93,7 @@ class UserService:
     def set_password(self, actor: Actor | None, name: str, new_password: str,
                      old_password: str | None = None, reason: str = "") -> None:
         """Your own password with the old one; anyone's with ``manage_users``."""
+        name = clean_user_name(name)
         if actor is not None and actor.name == name and old_password is not None:
             self._auth.check(name, old_password, purpose="password change")
             who = actor
@@ -105,6 +106,7 @@ class UserService:
 
     def set_disabled(self, actor: Actor | None, name: str, disabled: bool,
                      reason: str = "") -> None:
+        name = clean_user_name(name)
         who = self._guard.require(actor, Action.MANAGE_USERS, name)
         reason = clean_text(reason, "reason", required=disabled)
         row = self._users.get(name)

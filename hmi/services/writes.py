@@ -8,14 +8,26 @@ root, so this module needs no device library.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 import math
 from collections.abc import Awaitable, Callable
 
+from hmi.core.audit import AuditEntry
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Sample, Value
+from hmi.core.security import (
+    Action,
+    Actor,
+    InputRejectedError,
+    PermissionDeniedError,
+    Signature,
+    clean_text,
+)
 from hmi.core.site import Site, Tag
 from hmi.core.writes import WriteOutcome, WriteResult
+from hmi.services.guard import Guard
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +49,26 @@ _FALSE = frozenset({"0", "false", "off", "no"})
 class WriteService:
     """The one place a value is written to a PLC from the HMI or the CLI."""
 
-    def __init__(self, site: Site, writer: Writer, latest: LatestValue | None = None) -> None:
+    def __init__(self, site: Site, writer: Writer, guard: Guard,
+                 record: Callable[[AuditEntry], object],
+                 latest: LatestValue | None = None) -> None:
         self._site = site
         self._writer = writer
+        self._guard = guard
+        self._record = record  # the audit trail's append (a blocking call: run in a thread)
         self._latest = latest
 
-    async def write(self, tag_name: str, value: Value, user: str) -> WriteResult:
-        """Check, send, read back; log who wrote what, from what, and how it ended."""
-        # Permission check goes here (issue: security): the user's role must grant
-        # "write" on this tag's area, and a signed write re-authenticates first.
-        # The audit record (hmi.store, hash chain) is written here too, in one
-        # transaction with the outcome, once the store has an audit repository.
+    async def write(self, tag_name: str, value: Value, actor: Actor | None,
+                    signature: Signature | None = None, reason: str = "") -> WriteResult:
+        """Check permission and signature, check the value, send, read back; audit and
+        log who wrote what, from what, why, and how it ended. Never raises: a refusal
+        is a REFUSED result with the reason."""
+        try:
+            who = self._guard.require(actor, Action.WRITE_SETPOINT, tag_name)
+            meaning = self._guard.signed(who, Action.WRITE_SETPOINT, signature)
+            reason = clean_text(reason, "reason")
+        except (PermissionDeniedError, InputRejectedError) as exc:
+            return WriteResult(tag_name, WriteOutcome.REFUSED, value, message=str(exc))
         old = self._old_value(tag_name)
         refusal = self.check(tag_name, value)
         if refusal is not None:
@@ -62,9 +83,20 @@ class WriteService:
         log.log(
             level,
             "write by %s: %s %r -> %r: %s%s",
-            user, tag_name, old, value, result.outcome.value,
+            who.name, tag_name, old, value, result.outcome.value,
             f" ({result.message})" if result.message else "",
         )
+        outcome = result.outcome.value + (f": {result.message}" if result.message else "")
+        entry = AuditEntry(who.name, who.role, Action.WRITE_SETPOINT.value, tag_name,
+                           old_value=_text(old), new_value=_text(value),
+                           reason="; ".join(p for p in (reason, outcome) if p), meaning=meaning)
+        try:
+            await asyncio.to_thread(self._record, entry)
+        except Exception as exc:  # the PLC has the value: say the audit failed, loudly
+            log.exception("write of %s not audited", tag_name)
+            return dataclasses.replace(result, message=(
+                f"{result.message}; " if result.message else "") +
+                f"NOT AUDITED: the audit trail could not be written ({exc})")
         return result
 
     def check(self, tag_name: str, value: Value) -> str | None:
@@ -80,6 +112,10 @@ class WriteService:
     def _old_value(self, tag_name: str) -> Value:
         sample = self._latest(tag_name) if self._latest is not None else None
         return sample.value if sample is not None else None
+
+
+def _text(value: Value) -> str:
+    return "" if value is None else str(value)
 
 
 def type_problem(tag: Tag, value: Value) -> str:

@@ -16,8 +16,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
+from hmi.core.audit import AuditEntry
 from hmi.core.events import EventState, ProductionEvent
 from hmi.core.outbox import OutboxStatus
+from hmi.store import audit
+from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
 from hmi.store.schema import event_confirmations, outbox, production_events
 
@@ -32,6 +35,14 @@ class UnknownEventError(StoreError, LookupError):
 
 class EventAlreadyConfirmedError(StoreError):
     """The event was confirmed before (perhaps at another workstation)."""
+
+
+class EventNotConfirmedError(StoreError):
+    """A correction asked for an event nobody has confirmed yet."""
+
+
+class EventChangedError(StoreError):
+    """The event changed (at another workstation) since it was read."""
 
 
 def _event_from_row(row: RowMapping) -> ProductionEvent:
@@ -52,8 +63,9 @@ def _event_from_row(row: RowMapping) -> ProductionEvent:
 class EventRepository:
     """Synchronous; callers on the loop use asyncio.to_thread."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit_clock: Clock = time.time) -> None:
         self._db = db
+        self._audit_clock = audit_clock
 
     def add(self, event: ProductionEvent, now: float | None = None) -> None:
         row = {
@@ -107,8 +119,10 @@ class EventRepository:
         now: float,
         outbox_id: str | None = None,
         kind: str = PRODUCTION_PERFORMANCE,
+        audit_entry: AuditEntry | None = None,
     ) -> str:
-        """Confirm a pending event and queue its MES transaction, in one transaction.
+        """Confirm a pending event and queue its MES transaction, in one transaction
+        (with ``audit_entry``, the audit row that records it, in the same one).
 
         Returns the outbox id (the Idempotency-Key). ``payload`` should already carry
         ``outbox_id`` as its transaction id; the caller chooses it for that reason.
@@ -143,6 +157,8 @@ class EventRepository:
                         "next_attempt_at": now,
                     },
                 )
+                if audit_entry is not None:
+                    audit.append(connection, audit_entry, self._audit_clock)
         except SQLAlchemyError as exc:
             raise StoreError(
                 f"could not confirm production event {event_id} in {self._db.location}: "
@@ -150,6 +166,53 @@ class EventRepository:
             ) from exc
         log.info("event %s confirmed by %s; outbox %s queued", event_id, user, outbox_id)
         return outbox_id
+
+    def amend(
+        self,
+        event: ProductionEvent,
+        good_count: int,
+        reject_count: int,
+        payload: dict[str, Any],
+        now: float,
+        outbox_id: str,
+        audit_entry: AuditEntry,
+        kind: str = PRODUCTION_PERFORMANCE,
+    ) -> None:
+        """Correct a confirmed event's counts, queue the corrected MES transaction and
+        write the audit row, in one transaction. ``event`` is the event as the caller
+        read it: if another workstation changed it since, nothing is written."""
+        payload_text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        c = production_events.c
+        try:
+            with self._db.engine.begin() as connection:
+                done = connection.execute(
+                    update(production_events)
+                    .where(c.event_id == event.event_id)
+                    .where(c.state == EventState.CONFIRMED.value)
+                    .where(c.good_count == event.good_count)
+                    .where(c.reject_count == event.reject_count)
+                    .values(good_count=good_count, reject_count=reject_count))
+                if done.rowcount != 1:
+                    state = connection.execute(
+                        select(c.state).where(c.event_id == event.event_id)).scalar()
+                    if state is None:
+                        raise UnknownEventError(f"there is no production event {event.event_id}")
+                    if state != EventState.CONFIRMED.value:
+                        raise EventNotConfirmedError(
+                            f"production event {event.event_id} is not confirmed yet: "
+                            "confirm it with the right quantity instead")
+                    raise EventChangedError(
+                        f"production event {event.event_id} was changed at another "
+                        "workstation meanwhile: look at it again and correct it then")
+                connection.execute(insert(outbox), {
+                    "id": outbox_id, "kind": kind, "payload": payload_text, "created_at": now,
+                    "status": OutboxStatus.PENDING.value, "attempts": 0, "last_error": "",
+                    "next_attempt_at": now})
+                audit.append(connection, audit_entry, self._audit_clock)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"could not correct production event {event.event_id} in "
+                f"{self._db.location}: {exc}; nothing was written") from exc
 
     @staticmethod
     def _claim_pending(connection: Connection, event_id: str) -> int:

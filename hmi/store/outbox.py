@@ -7,12 +7,16 @@ for the operator.
 from __future__ import annotations
 
 import builtins
+import time
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import RowMapping
 
+from hmi.core.audit import AuditEntry
 from hmi.core.outbox import OutboxItem, OutboxStatus
+from hmi.store import audit
+from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
 from hmi.store.schema import outbox
 
@@ -38,8 +42,9 @@ def _item_from_row(row: RowMapping) -> OutboxItem:
 class OutboxRepository:
     """Synchronous; callers on the loop use asyncio.to_thread."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit_clock: Clock = time.time) -> None:
         self._db = db
+        self._audit_clock = audit_clock
 
     def due(self, now: float, limit: int = 50) -> builtins.list[OutboxItem]:
         """Pending items whose next attempt is due, oldest first."""
@@ -101,8 +106,10 @@ class OutboxRepository:
             last_error=message[:MAX_ERROR_CHARS],
         )
 
-    def requeue(self, item_id: str, now: float = 0.0) -> None:
-        """Send a REJECTED (or pending) item again at ``now``; a SENT item is refused."""
+    def requeue(self, item_id: str, now: float = 0.0,
+                audit_entry: AuditEntry | None = None) -> None:
+        """Send a REJECTED (or pending) item again at ``now``; a SENT item is refused.
+        ``audit_entry`` is appended in the same transaction."""
         with self._db.engine.begin() as connection:
             result = connection.execute(
                 update(outbox)
@@ -117,6 +124,8 @@ class OutboxRepository:
                 if status is None:
                     raise StoreError(f"there is no outbox item {item_id}")
                 raise StoreError(f"outbox item {item_id} was already sent; it is not resent")
+            if audit_entry is not None:
+                audit.append(connection, audit_entry, self._audit_clock)
 
     def counts(self) -> dict[str, int]:
         """Number of items per status; every status is present."""

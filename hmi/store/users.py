@@ -144,6 +144,14 @@ class UserRepository:
         except SQLAlchemyError as exc:
             raise self._fail(f"record a failed login of {name!r}", exc) from exc
 
+    def reset_failures(self, name: str) -> None:
+        """A right password (a signature): the count of wrong ones in a row starts again."""
+        try:
+            with self._db.engine.begin() as connection:
+                self._update(connection, name, failed_attempts=0)
+        except SQLAlchemyError as exc:
+            raise self._fail(f"reset the failed logins of {name!r}", exc) from exc
+
     def login_succeeded(self, name: str, entry: AuditEntry) -> None:
         self._change(name, entry, f"record the login of {name!r}",
                      failed_attempts=0, locked_until=None)

@@ -9,10 +9,26 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from hmi.app import build_main_window
+from hmi.core.security import Action, Role
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import DATABASE_FILE, Runtime
 from hmi.sim.demo import DEMO_API_KEY, DemoPlant
 from tests.conftest import demo_site, wait_for
+
+PASSWORD = "filler shift 7"
+
+
+async def sign(queue, qtbot, name: str = "") -> None:
+    """Fill in the signature dialog Confirm opened, as the operator would."""
+    await wait_for(lambda: queue.signature_dialog is not None
+                   and queue.signature_dialog.isVisible(), 5, "the signature dialog")
+    dialog = queue.signature_dialog
+    assert dialog.asks_name == bool(name)
+    if name:
+        qtbot.keyClicks(dialog.name, name)
+    qtbot.keyClicks(dialog.password, PASSWORD)
+    qtbot.keyClick(dialog.password, Qt.Key.Key_Return)
+    await wait_for(lambda: not dialog.isVisible(), 10, "the signature accepted")
 
 
 def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp_path: Path):
@@ -28,7 +44,11 @@ def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp
         window = None
         try:
             await runtime.start()
-            window = build_main_window(runtime, "alice")
+            # an operator at the station: nobody may confirm without logging in
+            admin = runtime.users.first_admin("admin", "station key 42", "Site Admin")
+            runtime.users.add(admin, "alice", Role.OPERATOR, PASSWORD, "Alice A.")
+            runtime.session.login("alice", PASSWORD)
+            window = build_main_window(runtime, "os-account")
             qtbot.addWidget(window)
             window.show()
             queue = window.events
@@ -38,6 +58,8 @@ def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp
             assert event.good_count > 0
             queue.comment.setText("shift A, all good")
             qtbot.mouseClick(queue.confirm_button, Qt.MouseButton.LeftButton)
+            # the demo site asks for a signature: user name and password the first time
+            await sign(queue, qtbot, name="alice")
             await wait_for(lambda: len(mes.received) == 1, 10, "the POST at the MES")
             await wait_for(lambda: "1 sent" in queue.outbox_label.text(), 5, "'1 sent' shown")
             assert mes.post_count == 1
@@ -46,6 +68,8 @@ def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp
             assert body["quantity"]["good"] == event.good_count
             assert body["confirmedBy"] == "alice"
             assert body["comment"] == "shift A, all good"
+            assert body["signature"]["signer"] == "alice"
+            assert body["signature"]["meaning"] == site.security.meaning(Action.CONFIRM_EVENT)
             assert "Confirmed" in queue.feedback.text()
 
             # the MES goes down: a confirmation is stored and held, nothing is lost
@@ -55,6 +79,7 @@ def test_confirm_in_gui_posts_once_and_holds_while_mes_is_down(qloop, qtbot, tmp
             assert second is not None
             assert second.event_id != event.event_id
             qtbot.mouseClick(queue.confirm_button, Qt.MouseButton.LeftButton)
+            await sign(queue, qtbot)  # the password alone now
             await wait_for(lambda: "1 waiting to send" in queue.outbox_label.text(), 5,
                            "'1 waiting' shown")
             rows = sqlite3.connect(tmp_path / DATABASE_FILE).execute(

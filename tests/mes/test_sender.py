@@ -23,6 +23,7 @@ from hmi.sim.mes import MesSimulator
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.outbox import OutboxRepository
+from tests.security_helpers import GUARD, operator
 
 API_KEY = "k3y-that-must-never-leak-7f3a"
 
@@ -89,11 +90,11 @@ def test_confirming_an_event_makes_exactly_one_post(plant: Plant) -> None:
         sim = MesSimulator(api_key=API_KEY)
         await sim.start()
         sender = make_sender(plant, sim)
-        service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+        service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
         task = asyncio.create_task(sender.run())
         try:
             event = add_event(plant)
-            outbox_id = await service.confirm(event.event_id, "alice", "  all good \n")
+            outbox_id = await service.confirm(event.event_id, operator("alice"), "  all good \n")
             await wait_until(lambda: only_item(plant).status is OutboxStatus.SENT)
             await asyncio.sleep(0.2)  # several more sender passes: still one POST
         finally:
@@ -159,8 +160,8 @@ def test_rejection_is_kept_with_the_message_and_not_retried(plant: Plant) -> Non
         await sim.start()
         try:
             sender = make_sender(plant, sim)
-            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             sim.reject_next(422, "line L1 is not known to the MES")
             assert await sender.send_due_once() == 0
             plant.clock.now += 3600
@@ -183,8 +184,8 @@ def test_server_error_is_retried_not_rejected(plant: Plant) -> None:
         await sim.start()
         try:
             sender = make_sender(plant, sim)
-            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             sim.reject_next(503, "maintenance")
             assert await sender.send_due_once() == 0
             item = only_item(plant)
@@ -204,8 +205,8 @@ def test_wrong_api_key_is_kept_as_rejected_401(plant: Plant) -> None:
         await sim.start()
         try:
             sender = make_sender(plant, sim, key="wrong-key")
-            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             assert await sender.send_due_once() == 0
         finally:
             await sim.stop()
@@ -225,8 +226,8 @@ def test_a_resend_after_a_lost_answer_is_not_double_recorded(
         await sim.start()
         try:
             sender = make_sender(plant, sim)
-            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             # The MES booked it but the HMI crashed before marking it sent.
             real_mark_sent = plant.outbox.mark_sent
             monkeypatch.setattr(plant.outbox, "mark_sent", _crash)
@@ -257,8 +258,8 @@ def test_missing_secret_keeps_the_item_pending_with_advice(plant: Plant) -> None
         try:
             link = MesLink(url=sim.url, api_key_secret="mes", retry_interval=0.05)
             sender = OutboxSender(plant.outbox, link, no_key, clock=plant.clock)
-            service = ProductionService(plant.events, sender.notify, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             assert await sender.send_due_once() == 0
         finally:
             await sim.stop()
@@ -279,13 +280,13 @@ def test_the_api_key_never_reaches_logs_or_the_database(
         sim = MesSimulator(api_key=API_KEY)
         await sim.start()
         sender = make_sender(plant, sim)
-        service = ProductionService(plant.events, sender.notify, clock=plant.clock)
+        service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
         try:
-            await service.confirm(add_event(plant).event_id, "alice", "")
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             sim.reject_next(400, "bad")
             await sender.send_due_once()  # one rejected, one sent
-            await service.confirm(add_event(plant).event_id, "alice", "")
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
             await sim.stop()
             await sender.send_due_once()  # one retried
         finally:

@@ -13,6 +13,7 @@ import pytest
 from hmi.core.bus import TagBus
 from hmi.core.events import EventState, ProductionEvent
 from hmi.core.samples import Quality, Sample
+from hmi.core.security import PermissionDeniedError
 from hmi.core.site import ProductionCountRule
 from hmi.services.production import (
     EventAlreadyConfirmedError,
@@ -24,6 +25,7 @@ from hmi.services.production import (
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.outbox import OutboxRepository
+from tests.security_helpers import GUARD, operator
 
 RULE = ProductionCountRule(
     name="filler-count",
@@ -52,12 +54,13 @@ def db(tmp_path: Path) -> Iterator[Database]:
 def test_comment_is_stripped_and_validated() -> None:
     assert validate_comment("  jam cleared\nrestarted  ") == "jam cleared\nrestarted"
     assert validate_comment("") == ""
-    with pytest.raises(ValueError, match="at most 2000"):
+    with pytest.raises(ValueError, match="at most 2,000"):
         validate_comment("x" * 2001)
     with pytest.raises(ValueError, match=r"control character \(U\+0007\) at position 3"):
         validate_comment("ab\x07c")
-    with pytest.raises(ValueError, match="control character"):
-        validate_comment("a\tb")
+    assert validate_comment("a\tb") == "a\tb"  # a tab is harmless
+    with pytest.raises(ValueError, match="U\\+202E"):  # right-to-left override hides text
+        validate_comment("total\u202e 001")
 
 
 def test_confirm_stores_notifies_sender_and_listeners(db: Database) -> None:
@@ -65,21 +68,21 @@ def test_confirm_stores_notifies_sender_and_listeners(db: Database) -> None:
     event = ProductionEvent(str(uuid.uuid4()), "r", "L1", 0.0, 60.0, 7, 0, "pcs", True)
     events.add(event)
     notified: list[str] = []
-    service = ProductionService(events, lambda: notified.append("sender"), FakeClock())
+    service = ProductionService(events, lambda: notified.append("sender"), GUARD, FakeClock())
     service.add_listener(lambda: notified.append("queue"))
 
     async def scenario() -> str:
         assert [e.event_id for e in await service.pending()] == [event.event_id]
         with pytest.raises(ValueError, match="control character"):
-            await service.confirm(event.event_id, "alice", "bad\x00")
-        with pytest.raises(ValueError, match="user name"):
-            await service.confirm(event.event_id, "  ", "")
+            await service.confirm(event.event_id, operator("alice"), "bad\x00")
+        with pytest.raises(PermissionDeniedError, match="Log in to confirm production"):
+            await service.confirm(event.event_id, None, "")
         assert notified == []
-        outbox_id = await service.confirm(event.event_id, "alice", " fine ")
+        outbox_id = await service.confirm(event.event_id, operator("alice"), " fine ")
         with pytest.raises(EventAlreadyConfirmedError):
-            await service.confirm(event.event_id, "bob", "")
+            await service.confirm(event.event_id, operator("bob"), "")
         with pytest.raises(UnknownEventError):
-            await service.confirm("nope", "bob", "")
+            await service.confirm("nope", operator("bob"), "")
         assert await service.pending() == []
         return outbox_id
 

@@ -17,6 +17,10 @@ from hmi.devices.supervisor import DeviceSupervisor
 from hmi.services.writes import WriteService, parse_value
 from hmi.sim.modbus_server import COIL_RUN_COMMAND, ModbusPlantServer, ModbusRegisterServer
 from hmi.sim.plant import FillingLine
+from tests.security_helpers import GUARD, engineer
+
+AUDITED: list[object] = []  # the audit rows the write service hands over
+
 
 HR, COIL = RegisterTable.HOLDING_REGISTER, RegisterTable.COIL
 
@@ -70,9 +74,9 @@ REFUSALS = [
 def test_refusals_name_the_reason_and_send_nothing(tag: str, value: Value, words: list[str],
                                                   caplog: pytest.LogCaptureFixture) -> None:
     writer = RecordingWriter()
-    service = WriteService(_site(), writer)
+    service = WriteService(_site(), writer, GUARD, AUDITED.append)
     with caplog.at_level(logging.INFO, logger="hmi.services.writes"):
-        result = asyncio.run(service.write(tag, value, "alice"))
+        result = asyncio.run(service.write(tag, value, engineer("alice")))
     assert result.outcome is WriteOutcome.REFUSED
     for word in words:
         assert word in result.message, (word, result.message)
@@ -86,9 +90,9 @@ def test_an_allowed_write_is_sent_and_logged_with_old_and_new_value(
     writer = RecordingWriter()
     bus = TagBus()
     bus.publish(Sample("Filler.Level", 40.0, Quality.GOOD, 1.0, 1.0))
-    service = WriteService(_site(), writer, bus.latest)
+    service = WriteService(_site(), writer, GUARD, AUDITED.append, bus.latest)
     with caplog.at_level(logging.INFO, logger="hmi.services.writes"):
-        result = asyncio.run(service.write("Filler.Level", 55.5, "bob"))
+        result = asyncio.run(service.write("Filler.Level", 55.5, engineer("bob")))
     assert result.ok
     assert writer.calls == [("Filler.Level", 55.5)]
     [record] = caplog.records
@@ -99,7 +103,8 @@ def test_a_writer_that_raises_becomes_failed() -> None:
     async def broken(tag: str, value: Value) -> WriteResult:
         raise ConnectionError("socket closed")
 
-    result = asyncio.run(WriteService(_site(), broken).write("Filler.Level", 1, "bob"))
+    service = WriteService(_site(), broken, GUARD, AUDITED.append)
+    result = asyncio.run(service.write("Filler.Level", 1, engineer("bob")))
     assert (result.outcome, result.message) == (WriteOutcome.FAILED, "socket closed")
 
 
@@ -131,19 +136,19 @@ def test_confirmed_writes_against_the_modbus_simulators() -> None:
                                    tags=(*site.tags, level))
         bus = TagBus()
         supervisor = DeviceSupervisor(site, bus)
-        service = WriteService(site, supervisor.write, bus.latest)
+        service = WriteService(site, supervisor.write, GUARD, AUDITED.append, bus.latest)
         try:
-            stop = await service.write("Filler.RunCommand", False, "carol")
+            stop = await service.write("Filler.RunCommand", False, engineer("carol"))
             assert stop.outcome is WriteOutcome.CONFIRMED, stop.message
             assert plant.plant.run_command is False
-            start = await service.write("Filler.RunCommand", True, "carol")
+            start = await service.write("Filler.RunCommand", True, engineer("carol"))
             assert start.outcome is WriteOutcome.CONFIRMED, start.message
             assert plant.plant.run_command is True
 
-            result = await service.write("Bank.Level", 62.5, "carol")
+            result = await service.write("Bank.Level", 62.5, engineer("carol"))
             assert result.outcome is WriteOutcome.CONFIRMED, result.message
             assert result.read_back == pytest.approx(62.5)
-            refused = await service.write("Bank.Level", 101, "carol")
+            refused = await service.write("Bank.Level", 101, engineer("carol"))
             assert refused.outcome is WriteOutcome.REFUSED
         finally:
             await supervisor.stop()
