@@ -10,23 +10,7 @@ import pytest
 
 from hmi.config import ConfigError, load_site, parse_site
 from hmi.core.site import HistorianSettings
-
-BASE = """\
-[site]
-name = "Line 1"
-
-[[devices]]
-name = "plc1"
-kind = "modbus_tcp"
-host = "127.0.0.1"
-
-[[tags]]
-name = "Speed"
-device = "plc1"
-table = "holding_register"
-address = 0
-type = "float32"
-"""
+from tests.config.minimal_site import BASE
 
 
 def with_historian(*lines: str) -> str:

@@ -18,23 +18,7 @@ from hmi.core.security import (
     Role,
     SecuritySettings,
 )
-
-BASE = """\
-[site]
-name = "Line 1"
-
-[[devices]]
-name = "plc1"
-kind = "modbus_tcp"
-host = "127.0.0.1"
-
-[[tags]]
-name = "Speed"
-device = "plc1"
-table = "holding_register"
-address = 0
-type = "float32"
-"""
+from tests.config.minimal_site import BASE
 
 ROLES = "operator, shift_lead, maintenance, engineer, admin"
 ACTIONS = (

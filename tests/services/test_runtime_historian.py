@@ -13,23 +13,7 @@ from hmi.config import parse_site
 from hmi.runtime import Runtime
 from hmi.services.historian import RetentionPolicy
 from hmi.store.historian_retention import DAY
-
-SITE = """\
-[site]
-name = "Line 1"
-
-[[devices]]
-name = "plc1"
-kind = "modbus_tcp"
-host = "127.0.0.1"
-
-[[tags]]
-name = "Speed"
-device = "plc1"
-table = "holding_register"
-address = 0
-type = "float32"
-"""
+from tests.config.minimal_site import BASE as SITE
 
 
 def runtime_for(text: str, data_dir: Path) -> Iterator[Runtime]:
