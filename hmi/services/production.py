@@ -122,7 +122,9 @@ class ProductionService:
         StoreError; in every case nothing was written. When this returns, the
         confirmation and its audit row are durably on disk.
         """
-        who = self._guard.require(actor, Action.CONFIRM_EVENT, f"production event {event_id}")
+        # in a thread: a refusal writes its audit row (a durable commit, not on the loop)
+        who = await asyncio.to_thread(self._guard.require, actor, Action.CONFIRM_EVENT,
+                                      f"production event {event_id}")
         meaning = self._guard.signed(who, Action.CONFIRM_EVENT, signature)
         comment = validate_comment(comment)
         event = await asyncio.to_thread(self._events.get, event_id)
@@ -153,8 +155,8 @@ class ProductionService:
         """Change a confirmed event's quantities and send the corrected transaction to
         the MES (same period, new transaction id, ``correction`` with the reason and
         the quantities it replaces); returns the new outbox id. Needs a reason."""
-        who = self._guard.require(actor, Action.EDIT_CONFIRMED_EVENT,
-                                  f"production event {event_id}")
+        who = await asyncio.to_thread(self._guard.require, actor, Action.EDIT_CONFIRMED_EVENT,
+                                      f"production event {event_id}")
         meaning = self._guard.signed(who, Action.EDIT_CONFIRMED_EVENT, signature)
         reason = clean_text(reason, "reason", required=True)
         for name, count in (("good", good_count), ("reject", reject_count)):
@@ -225,7 +227,8 @@ class OutboxQueue:
 
     async def retry(self, item_id: str, actor: Actor | None, reason: str = "") -> None:
         """Send a rejected item again (after the cause was fixed at the MES)."""
-        who = self._guard.require(actor, Action.RETRY_MES, f"MES transaction {item_id}")
+        who = await asyncio.to_thread(self._guard.require, actor, Action.RETRY_MES,
+                                      f"MES transaction {item_id}")
         reason = clean_text(reason, "reason")
         item = await asyncio.to_thread(self._outbox.get, item_id)
         old = f"{item.status.value}: {item.last_error}" if item is not None else ""

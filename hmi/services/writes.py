@@ -64,7 +64,8 @@ class WriteService:
         log who wrote what, from what, why, and how it ended. Never raises: a refusal
         is a REFUSED result with the reason."""
         try:
-            who = self._guard.require(actor, Action.WRITE_SETPOINT, tag_name)
+            who = await asyncio.to_thread(self._guard.require, actor, Action.WRITE_SETPOINT,
+                                          tag_name)
             meaning = self._guard.signed(who, Action.WRITE_SETPOINT, signature)
             reason = clean_text(reason, "reason")
         except (PermissionDeniedError, InputRejectedError) as exc:
