@@ -37,7 +37,7 @@ class MissingSecretError(SecretError):
     def __init__(self, name: str, what: str = "MES API key") -> None:
         super().__init__(
             f"no {what} is stored in the keyring under service '{SERVICE}', "
-            f"name '{name}': store it with `python -m keyring set {SERVICE} {name}`"
+            f"name '{name}': store it with `hmi secrets set {name}` (audited, never echoed)"
         )
         self.name = name
 

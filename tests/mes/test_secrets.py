@@ -51,7 +51,7 @@ def test_missing_secret_says_how_to_store_it() -> None:
     install_memory_keyring()
     with pytest.raises(MissingSecretError) as caught:
         read_api_key(LINK)
-    assert "python -m keyring set hmi mes-demo" in str(caught.value)
+    assert "hmi secrets set mes-demo" in str(caught.value)
 
 
 def test_memory_keyring_round_trip_and_never_autoselected() -> None:

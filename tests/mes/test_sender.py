@@ -266,7 +266,7 @@ def test_missing_secret_keeps_the_item_pending_with_advice(plant: Plant) -> None
         assert sim.post_count == 0
         item = only_item(plant)
         assert (item.status, item.attempts) == (OutboxStatus.PENDING, 0)
-        assert "python -m keyring set hmi mes" in item.last_error
+        assert "hmi secrets set mes" in item.last_error
 
     asyncio.run(scenario())
 
