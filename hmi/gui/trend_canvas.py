@@ -8,6 +8,7 @@ the same units share one (the taurus_pyqtgraph y2axis idea, for N axes).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import pyqtgraph as pg
@@ -29,6 +30,16 @@ def _opaque(colour: QColor, background: QColor) -> QColor:
         (background.redF(), background.greenF(), background.blueF()), strict=True)))
 
 
+@functools.lru_cache(maxsize=64)
+def _solid_pen(rgba: int, width: float) -> QPen:
+    """A cosmetic pen of ``rgba`` already blended over the background (a few shades
+    occur, each a frame: made once)."""
+    pen = QPen(_opaque(QColor.fromRgba(rgba), QColor(BACKGROUND)))
+    pen.setCosmetic(True)
+    pen.setWidthF(width)
+    return pen
+
+
 class _OpaqueGrid:
     """Grid lines in solid colours. pyqtgraph draws them as translucent 1 px lines,
     and Qt's raster engine strokes translucent aliased lines ~25x slower than opaque
@@ -40,14 +51,11 @@ class _OpaqueGrid:
         if specs is None:
             return None
         axis, ticks, text = specs
-        background = QColor(BACKGROUND)
         solid = []
         for pen, p1, p2 in ticks:
-            drawn = pen
             if pen.color().alpha() < 255:
-                drawn = QPen(pen)
-                drawn.setColor(_opaque(pen.color(), background))
-            solid.append((drawn, p1, p2))
+                pen = _solid_pen(pen.color().rgba(), pen.widthF())  # noqa: PLW2901
+            solid.append((pen, p1, p2))
         return axis, solid, text
 
 
