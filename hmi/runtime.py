@@ -17,20 +17,16 @@ from hmi.core.status import DeviceStatus
 from hmi.devices.supervisor import DeviceSupervisor
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
-from hmi.security.authentication import Authenticator
 from hmi.security.session import Session
-from hmi.services.guard import Guard
 from hmi.services.historian import HistorianService, RetentionPolicy
 from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
-from hmi.services.users import UserService
+from hmi.services.security import StationSecurity
 from hmi.services.writes import WriteService
-from hmi.store.audit import AuditRepository
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
 from hmi.store.outbox import OutboxRepository
-from hmi.store.users import UserRepository
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +75,9 @@ class Runtime:
             retention=retention,
         )
         # who may do what, and the audit trail that says who did (hmi/security)
-        self.audit = AuditRepository(self.database)
-        self.user_store = UserRepository(self.database)
-        self.auth = Authenticator(self.user_store, self.audit, site.security)
-        self.guard = Guard(site.security, self.auth)
-        self.users = UserService(self.user_store, self.guard, self.auth)
+        security = StationSecurity.build(self.database, site.security)
+        self.audit, self.user_store = security.audit, security.user_store
+        self.auth, self.guard, self.users = security.auth, security.guard, security.users
         self.session = Session(self.auth, site.security.idle_lock_minutes)
         self.writes = WriteService(site, self.supervisor.write, self.guard, self.audit.record,
                                    self.bus.latest)

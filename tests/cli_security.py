@@ -18,12 +18,8 @@ import pytest
 
 from hmi.core.security import Role, SecuritySettings
 from hmi.runtime import DATABASE_FILE
-from hmi.security.authentication import Authenticator
-from hmi.services.guard import Guard
-from hmi.services.users import UserService
-from hmi.store.audit import AuditRepository
+from hmi.services.security import StationSecurity
 from hmi.store.database import open_database
-from hmi.store.users import UserRepository
 from tests.file_keyring import BACKEND, FILE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,10 +123,7 @@ def build_staffed(data: Path) -> None:
     data.mkdir(parents=True)
     database = open_database(data / DATABASE_FILE)
     try:
-        audit, store, settings = AuditRepository(database), UserRepository(database), \
-            SecuritySettings()
-        auth = Authenticator(store, audit, settings)
-        users = UserService(store, Guard(settings, auth), auth)
+        users = StationSecurity.build(database, SecuritySettings()).users
         admin = users.first_admin(ADMIN, ADMIN_PW, "Bea Boss")
         users.add(admin, OPERATOR, Role.OPERATOR, OPERATOR_PW)
         users.add(admin, ENGINEER, Role.ENGINEER, ENGINEER_PW)

@@ -16,12 +16,9 @@ import pytest
 from hmi.core.audit import AuditEntry, content_hash
 from hmi.core.security import Role, SecuritySettings
 from hmi.runtime import DATABASE_FILE
-from hmi.security.authentication import Authenticator
-from hmi.services.guard import Guard
-from hmi.services.users import UserService
+from hmi.services.security import StationSecurity
 from hmi.store.audit import CSV_COLUMNS, AuditRepository
 from hmi.store.database import open_database
-from hmi.store.users import UserRepository
 from tests.cli_security import (
     ADMIN,
     ADMIN_PW,
@@ -56,10 +53,7 @@ def build_trail(data: Path) -> None:
             now[0] = T0 + offset
             audit.record(AuditEntry(user, role, action, target, reason=f"at +{offset}s"))
         now[0] = T0 + 3600
-        store = UserRepository(database, clock=lambda: now[0])
-        settings = SecuritySettings()
-        auth = Authenticator(store, audit, settings, clock=lambda: now[0])
-        users = UserService(store, Guard(settings, auth), auth)
+        users = StationSecurity.build(database, SecuritySettings(), lambda: now[0]).users
         admin = users.first_admin(ADMIN, ADMIN_PW)
         users.add(admin, OPERATOR, Role.OPERATOR, OPERATOR_PW)
         users.add(admin, ENGINEER, Role.ENGINEER, ENGINEER_PW)

@@ -18,12 +18,9 @@ from hmi.cli import main
 from hmi.core.security import Action, PermissionDeniedError, Role, SecuritySettings
 from hmi.logs import LOG_DIR_ENV, LogSetupError, configure_logging, stop_logging
 from hmi.runtime import DATABASE_FILE
-from hmi.security.authentication import Authenticator, LoginRefusedError
-from hmi.services.guard import Guard
-from hmi.services.users import UserService
-from hmi.store.audit import AuditRepository
+from hmi.security.authentication import LoginRefusedError
+from hmi.services.security import StationSecurity
 from hmi.store.database import open_database
-from hmi.store.users import UserRepository
 
 
 @pytest.fixture(autouse=True)
@@ -144,11 +141,8 @@ def test_the_security_logger_reaches_the_file(tmp_path: Path) -> None:
     path = configure_logging(tmp_path / "log")
     database = open_database(tmp_path / DATABASE_FILE)
     try:
-        audit, store = AuditRepository(database), UserRepository(database)
-        settings = SecuritySettings(lockout_attempts=2)
-        auth = Authenticator(store, audit, settings)
-        guard = Guard(settings, auth)
-        users = UserService(store, guard, auth)
+        station = StationSecurity.build(database, SecuritySettings(lockout_attempts=2))
+        auth, users = station.auth, station.users
         admin = users.first_admin("boss", "Adm1n-passw0rd")
         users.add(admin, "olaf", Role.OPERATOR, "Shop-fl00r-pw")
         auth.login("olaf", "Shop-fl00r-pw")
@@ -170,11 +164,8 @@ def test_a_refusal_is_logged(tmp_path: Path) -> None:
     path = configure_logging(tmp_path / "log")
     database = open_database(tmp_path / DATABASE_FILE)
     try:
-        audit, store = AuditRepository(database), UserRepository(database)
-        settings = SecuritySettings()
-        auth = Authenticator(store, audit, settings)
-        guard = Guard(settings, auth)
-        users = UserService(store, guard, auth)
+        station = StationSecurity.build(database, SecuritySettings())
+        auth, guard, users = station.auth, station.guard, station.users
         admin = users.first_admin("boss", "Adm1n-passw0rd")
         operator = users.add(admin, "olaf", Role.OPERATOR, "Shop-fl00r-pw")
         with pytest.raises(PermissionDeniedError):

@@ -32,6 +32,7 @@ from hmi.runtime import DATABASE_FILE
 from hmi.security.authentication import Authenticator, LoginRefusedError, shown_name
 from hmi.security.session import Session
 from hmi.services.guard import Guard
+from hmi.services.security import StationSecurity
 from hmi.services.users import UserService
 from hmi.store.audit import AuditRepository
 from hmi.store.database import Database, StoreError, open_database
@@ -203,12 +204,8 @@ class Station:
                                    "with --data DIR")
             path.parent.mkdir(parents=True, exist_ok=True)
         database = open_database(path)
-        audit = AuditRepository(database)
-        user_store = UserRepository(database)
-        auth = Authenticator(user_store, audit, settings)
-        guard = Guard(settings, auth)
-        return cls(database, settings, audit, user_store, auth, guard,
-                   UserService(user_store, guard, auth))
+        s = StationSecurity.build(database, settings)
+        return cls(database, settings, s.audit, s.user_store, s.auth, s.guard, s.users)
 
     def close(self) -> None:
         self.database.close()

@@ -10,20 +10,11 @@ import pytest
 
 from hmi.config import ConfigError, load_site, parse_site
 from hmi.core.site import HistorianSettings
-from tests.config.minimal_site import BASE
+from tests.config.minimal_site import BASE, errors_of, with_section
 
 
 def with_historian(*lines: str) -> str:
-    """BASE plus a [historian] section: the header on line 16, its keys from line 17."""
-    text = BASE + "\n[historian]\n" + "".join(f"{line}\n" for line in lines)
-    assert text.splitlines()[15] == "[historian]"
-    return text
-
-
-def errors_of(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_site(text, "site.toml")
-    return [str(issue) for issue in caught.value.issues]
+    return with_section("historian", *lines)
 
 
 def test_historian_section_values_reach_the_site():

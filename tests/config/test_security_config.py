@@ -18,7 +18,7 @@ from hmi.core.security import (
     Role,
     SecuritySettings,
 )
-from tests.config.minimal_site import BASE
+from tests.config.minimal_site import BASE, errors_of, with_section
 
 ROLES = "operator, shift_lead, maintenance, engineer, admin"
 ACTIONS = (
@@ -33,16 +33,7 @@ KEYS = (
 
 
 def with_security(*lines: str) -> str:
-    """BASE plus a [security] section: the header on line 16, the lines from line 17."""
-    text = BASE + "\n[security]\n" + "".join(f"{line}\n" for line in lines)
-    assert text.splitlines()[15] == "[security]"
-    return text
-
-
-def errors_of(text: str) -> list[str]:
-    with pytest.raises(ConfigError) as caught:
-        parse_site(text, "site.toml")
-    return [str(issue) for issue in caught.value.issues]
+    return with_section("security", *lines)
 
 
 # -- values reach the site ----------------------------------------------------------------

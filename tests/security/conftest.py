@@ -12,6 +12,7 @@ from hmi.core.security import Actor, Role, SecuritySettings
 from hmi.security.authentication import Authenticator
 from hmi.security.session import Session
 from hmi.services.guard import Guard
+from hmi.services.security import StationSecurity
 from hmi.services.users import UserService
 from hmi.store.audit import AuditRepository
 from hmi.store.database import Database, open_database
@@ -51,13 +52,10 @@ class Security:
 def build(db: Database, settings: SecuritySettings | None = None) -> Security:
     clock = Clock()
     settings = settings or SecuritySettings(lockout_attempts=3, lockout_minutes=15)
-    audit = AuditRepository(db, clock)
-    users_store = UserRepository(db, clock)
-    auth = Authenticator(users_store, audit, settings, clock)
-    guard = Guard(settings, auth, clock)
-    users = UserService(users_store, guard, auth)
-    admin = users.first_admin("admin", PASSWORD, "Ada Admin")
-    return Security(db, clock, settings, audit, users_store, auth, guard, users, admin)
+    s = StationSecurity.build(db, settings, clock)
+    admin = s.users.first_admin("admin", PASSWORD, "Ada Admin")
+    return Security(db, clock, settings, s.audit, s.user_store, s.auth, s.guard, s.users,
+                    admin)
 
 
 @pytest.fixture
