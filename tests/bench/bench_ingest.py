@@ -34,7 +34,7 @@ from hmi.core.samples import Quality, Sample
 from hmi.services.historian import HistorianService
 from hmi.store.database import Database, open_database
 from hmi.store.historian_writer import HistorianWriter
-from hmi.store.schema import historian_samples, historian_tags
+from hmi.store.schema.historian import historian_samples, historian_tags
 
 T0 = 1_700_000_040.0
 
