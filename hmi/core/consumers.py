@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -63,6 +63,7 @@ class _Entry:
         self.last_error = ""
         self.lost_at_stop = 0
         self.drops_logged = 0
+        self.drops_notified = 0
         self.drop_logged_at = -DROP_LOG_INTERVAL
 
 
@@ -74,6 +75,26 @@ class ConsumerRunner:
         self._entries: dict[str, _Entry] = {}
         self._stop_timeout = stop_timeout
         self._watch: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[list[ConsumerStats]], None]] = []
+
+    def add_listener(self, listener: Callable[[list[ConsumerStats]], None]) -> Callable[[], None]:
+        """``listener(stats)`` whenever a consumer drops samples or fails (on the loop,
+        at most once a second): trouble on the data path is pushed, never polled for."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    def _notify(self) -> None:
+        stats = self.stats()
+        for listener in list(self._listeners):
+            try:
+                listener(stats)
+            except Exception:
+                log.exception("consumer stats listener failed")
 
     def add(
         self,
@@ -118,6 +139,7 @@ class ConsumerRunner:
                 delay = RESTART_DELAYS[min(entry.restarts, len(RESTART_DELAYS) - 1)]
                 entry.restarts += 1
                 entry.last_error = f"{type(exc).__name__}: {exc}"
+                self._notify()
                 log.exception("consumer %s failed (%s); the batch it held may be lost; "
                               "restarting it in %.1f s", name, entry.last_error, delay)
                 await asyncio.sleep(delay)
@@ -136,10 +158,15 @@ class ConsumerRunner:
             self.report_drops()
 
     def report_drops(self) -> None:
-        """Log each queue's new drops, at most every DROP_LOG_INTERVAL seconds."""
+        """Log each queue's new drops, at most every DROP_LOG_INTERVAL seconds, and tell
+        the listeners of any new drop."""
         now = time.monotonic()
+        changed = False
         for name, entry in self._entries.items():
             dropped = entry.queue.dropped
+            if dropped != entry.drops_notified:
+                entry.drops_notified = dropped
+                changed = True
             if dropped > entry.drops_logged and now - entry.drop_logged_at >= DROP_LOG_INTERVAL:
                 log.warning(
                     "consumer %s is not keeping up: its queue (%d samples, policy %s) dropped "
@@ -149,6 +176,8 @@ class ConsumerRunner:
                 )
                 entry.drops_logged = dropped
                 entry.drop_logged_at = now
+        if changed:
+            self._notify()
 
     async def stop(self) -> None:
         """Close every queue, let each consumer finish what it was handed (bounded by

@@ -74,6 +74,8 @@ def test_a_flooded_consumer_keeps_the_newest_and_reports_what_it_dropped(
         runner = ConsumerRunner(bus)
         slow = Collector("slow", delay=0.05)
         runner.add(slow, overflow=OverflowPolicy.DROP_OLDEST, maxsize=100)
+        told: list[int] = []
+        runner.add_listener(lambda stats: told.append(stats[0].dropped))
         runner.start()
         for i in range(1_000):
             bus.put([_s("a", i)])
@@ -84,6 +86,7 @@ def test_a_flooded_consumer_keeps_the_newest_and_reports_what_it_dropped(
         assert len(slow.kept) == 100
         assert [s.value for s in slow.kept] == list(range(900, 1_000))  # the newest
         assert not stats.healthy
+        assert told == [900]  # pushed to whoever shows it
 
     with caplog.at_level(logging.WARNING):
         asyncio.run(scenario())
