@@ -15,6 +15,7 @@ from hmi.core.bus import TagBus
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.devices.supervisor import DeviceSupervisor
+from hmi.folders import DATABASE_FILE, PKI_FOLDER
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
@@ -30,8 +31,6 @@ from hmi.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
-DATABASE_FILE = "hmi.sqlite3"
-PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
 class MesMonitor:
