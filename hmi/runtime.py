@@ -15,8 +15,8 @@ from hmi.core.bus import TagBus
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.devices.supervisor import DeviceSupervisor
-from hmi.folders import DATABASE_FILE, PKI_FOLDER
-from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
+from hmi.folders import DATABASE_FILE
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
 from hmi.services.historian import HistorianService, RetentionPolicy
@@ -24,6 +24,7 @@ from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.security import StationSecurity
 from hmi.services.writes import WriteService
+from hmi.station import build_supervisor
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
@@ -55,9 +56,7 @@ class Runtime:
         self.site = site
         self.data_dir = data_dir
         self.bus = TagBus()
-        self.supervisor = DeviceSupervisor(
-            site, self.bus, pki_dir=data_dir / PKI_FOLDER, password_provider=read_password
-        )
+        self.supervisor: DeviceSupervisor = build_supervisor(site, self.bus, data_dir)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
         settings = site.historian

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hmi.core.site import OpcUaSecurity, SecurityMode, SecurityPolicy
-from hmi.folders import PKI_FOLDER, user_data_dir
+from hmi.folders import PKI_FOLDER, data_dir
 from hmi.mes.secrets import SecretError, read_password
 
 if TYPE_CHECKING:
@@ -28,8 +28,6 @@ class _CommandError(Exception):
     """One line for stderr and exit code 2."""
 
 
-def default_pki_dir() -> Path:
-    return user_data_dir() / PKI_FOLDER
 
 
 def keyring_password(name: str) -> str:
@@ -55,7 +53,8 @@ def _guarded(command: Command) -> Command:
 
 
 def _pki(args: argparse.Namespace) -> Path:
-    return Path(args.pki) if args.pki is not None else default_pki_dir()
+    """--pki DIR, else the data folder's pki/ (the one the app's devices trust from)."""
+    return Path(args.pki) if args.pki is not None else data_dir(args.data) / PKI_FOLDER
 
 
 # -- browse -----------------------------------------------------------------------------

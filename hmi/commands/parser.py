@@ -112,6 +112,7 @@ def _register_tags(commands: SubParsers) -> None:
     read = actions.add_parser("read", help="read every configured tag once")
     _site_argument(read)
     read.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_data_argument(read)
     read.set_defaults(func=deferred("tags", "cmd_read"))
 
     write = actions.add_parser(
@@ -138,6 +139,7 @@ def _register_devices(commands: SubParsers) -> None:
         "--seconds", type=positive_seconds, default=DEFAULT_STATUS_SECONDS,
         help=f"how long to poll before printing (default {DEFAULT_STATUS_SECONDS:g})",
     )
+    add_data_argument(status)
     status.set_defaults(func=deferred("devices", "cmd_status"))
 
 
@@ -189,8 +191,14 @@ def _register_opcua(commands: SubParsers) -> None:
 
 
 def _pki_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--pki", type=Path, help="certificate folder (default: the user data folder's pki/)"
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument(
+        "--pki", type=Path, help="certificate folder (default: the data folder's pki/)"
+    )
+    where.add_argument(
+        "--data", type=Path, metavar="DIR",
+        help="the HMI's data folder, whose pki/ the app and `hmi tags read --data DIR` use "
+             "(default: the user data folder, as `hmi run`)",
     )
 
 

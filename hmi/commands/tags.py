@@ -10,18 +10,19 @@ import math
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
-from hmi.commands.devices import quiet_device_logs
+from hmi.commands.devices import one_line_refusals, quiet_device_logs
 from hmi.commands.login import CommandError, Passwords, Station, guarded
 from hmi.config import load_site
-from hmi.core.bus import TagBus
 from hmi.core.samples import Sample
 from hmi.core.security import Action, Actor, Signature
 from hmi.core.site import Site
 from hmi.core.writes import WriteResult
-from hmi.devices.supervisor import DeviceSupervisor
+from hmi.folders import data_dir
 from hmi.security.session import Session
 from hmi.services.writes import WriteService, parse_value
+from hmi.station import StationDevices, require_keyring
 
 EXIT_OK, EXIT_NOT_WRITTEN = 0, 1
 
@@ -29,10 +30,12 @@ EXIT_OK, EXIT_NOT_WRITTEN = 0, 1
 # -- tags read --------------------------------------------------------------------------
 
 
+@one_line_refusals("tags read")
 def cmd_read(args: argparse.Namespace) -> int:
+    """Every tag as the app first sees it: the station's devices started as the app
+    starts them (trust store, keyring), each tag's first value or the reason it has none."""
     site = load_site(args.config)
-    samples = asyncio.run(_read_all(site))
-    by_name = {s.tag: s for s in samples}
+    by_name = asyncio.run(_first_values(site, data_dir(args.data)))
     for tag in site.tags:
         sample = by_name.get(tag.name)
         if sample is None:  # every configured tag is printed, answered or not
@@ -45,12 +48,9 @@ def cmd_read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _read_all(site: Site) -> list[Sample]:
-    supervisor = DeviceSupervisor(site, TagBus())
-    try:
-        return await supervisor.read_all_once()
-    finally:
-        await supervisor.stop()
+async def _first_values(site: Site, data: Path) -> dict[str, Sample]:
+    async with StationDevices(site, data) as devices:
+        return await devices.first_values()
 
 
 def _sample_json(sample: Sample, units: str) -> dict[str, object]:
@@ -86,6 +86,7 @@ def cmd_write(args: argparse.Namespace) -> int:
     it (the --as password signs too: both parts of the signature, in one command)."""
     site = load_site(args.config)
     quiet_device_logs(args)
+    require_keyring(site)  # before anyone types a password
     station = Station.open(args, create=False, settings=site.security)
     try:
         if not station.users.has_users():
@@ -97,8 +98,8 @@ def cmd_write(args: argparse.Namespace) -> int:
         meaning = site.security.meaning(Action.WRITE_SETPOINT)
         signature = (session.sign(Action.WRITE_SETPOINT, meaning, password, actor.name)
                      if meaning else None)
-        result = asyncio.run(_write(site, station, args.tag, args.value, actor, signature,
-                                    args.reason))
+        result = asyncio.run(_write(site, data_dir(args.data), station, args.tag, args.value,
+                                    actor, signature, args.reason))
     finally:
         station.close()
     detail = f" (read back {result.read_back!r})" if result.read_back is not None else ""
@@ -110,10 +111,12 @@ def cmd_write(args: argparse.Namespace) -> int:
     return EXIT_NOT_WRITTEN
 
 
-async def _write(site: Site, station: Station, tag_name: str, text: str, actor: Actor,
-                 signature: Signature | None, reason: str) -> WriteResult:
-    supervisor = DeviceSupervisor(site, TagBus())
-    service = WriteService(site, supervisor.write, station.guard, station.audit.record)
+async def _write(site: Site, data: Path, station: Station, tag_name: str, text: str,
+                 actor: Actor, signature: Signature | None, reason: str) -> WriteResult:
+    """Through the write service, as at the screen; the devices start only for a write
+    that passed its checks (``StationDevices.write``), and stop after it."""
+    devices = StationDevices(site, data)
+    service = WriteService(site, devices.write, station.guard, station.audit.record)
     try:
         tag = site.tag(tag_name)
     except KeyError:  # refused, with the reason
@@ -121,4 +124,4 @@ async def _write(site: Site, station: Station, tag_name: str, text: str, actor: 
     try:
         return await service.write(tag_name, parse_value(tag, text), actor, signature, reason)
     finally:
-        await supervisor.stop()
+        await devices.stop()
