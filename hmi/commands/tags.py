@@ -1,5 +1,5 @@
-"""`hmi tags read` (every configured tag once) and `hmi tags write` (one value to a PLC,
-as a logged-in user, audited and read back)."""
+"""`hmi tags read` (every tag's first value, devices started as the app starts them) and
+`hmi tags write` (one value to a PLC, as a logged-in user, audited and read back)."""
 
 from __future__ import annotations
 
