@@ -14,13 +14,12 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from hmi.core.bus import SampleSink, TagBus
+from hmi.core.bus import TagBus
 from hmi.core.consumers import ConsumerRunner
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
-from hmi.devices.host import DeviceHost
-from hmi.devices.supervisor import WorkerContext
-from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
+from hmi.folders import DATABASE_FILE
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
 from hmi.services.historian import HistorianService, RetentionPolicy
@@ -28,6 +27,7 @@ from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.security import StationSecurity
 from hmi.services.writes import WriteService
+from hmi.station import build_devices
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
@@ -35,8 +35,6 @@ from hmi.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
-DATABASE_FILE = "hmi.sqlite3"
-PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
 class MesMonitor:
@@ -62,7 +60,7 @@ class Runtime:
         self.data_dir = data_dir
         self.bus = TagBus(known_tags=(tag.name for tag in site.tags))
         self.runner = ConsumerRunner(self.bus)
-        self.devices = build_devices(site, data_dir, self.bus)
+        self.devices = build_devices(site, self.bus, data_dir)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
         settings = site.historian
@@ -132,13 +130,6 @@ class Runtime:
                 await asyncio.wait_for(task, timeout=5)
         self._tasks.clear()
         self.database.close()
-
-
-def build_devices(site: Site, data_dir: Path, sink: SampleSink) -> DeviceHost:
-    """The site's devices as the app runs them: on their own thread, with the station's
-    OPC UA trust store and credentials from the keyring. Commands use this too."""
-    context = WorkerContext(pki_dir=data_dir / PKI_FOLDER, password_provider=read_password)
-    return DeviceHost(site, sink, context=context)
 
 
 def _kept_for(policy: RetentionPolicy) -> float | None:
