@@ -37,10 +37,9 @@ class GcTiming:
 
     @staticmethod
     def describe(pauses: list[list[float]]) -> str:
-        """One line: collections per generation, the full ones and their longest pause."""
-        counts = " / ".join(str(len(p)) for p in pauses)
+        """One line: collections and longest pause per generation, full collections."""
+        counts = "/".join(str(len(p)) for p in pauses)
+        longest = "/".join(f"{max(p, default=0.0):.1f}" for p in pauses)
         full = pauses[-1]
-        longest = max((p for generation in pauses for p in generation), default=0.0)
-        return (f"collections gen0/1/2 {counts}; full {len(full)}, max full pause "
-                f"{max(full, default=0.0):.1f} ms, total {sum(full):.0f} ms; max any pause "
-                f"{longest:.1f} ms")
+        return (f"collections gen0/1/2 {counts}, max pause {longest} ms; full collections "
+                f"{len(full)}, {sum(full):.0f} ms in all")
