@@ -1,6 +1,9 @@
-"""Everything but the window: bus, device workers, store, services and the MES sender.
+"""Everything but the window: bus, device thread, consumers, store, services, MES sender.
 
-Built by the composition root (hmi/app.py) and by CLI commands that need no GUI.
+Built by the composition root (hmi/app.py) and by CLI commands that need no GUI. The
+devices run on their own loop and thread (hmi.devices.host); their Samples arrive on this
+loop's TagBus, and every consumer (historian, production recorder; the screens' feed is
+added by the app) reads them through the one ConsumerRunner.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from hmi.core.bus import TagBus
+from hmi.core.bus import SampleSink, TagBus
+from hmi.core.consumers import ConsumerRunner
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
-from hmi.devices.supervisor import DeviceSupervisor
+from hmi.devices.host import DeviceHost
+from hmi.devices.supervisor import WorkerContext
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
@@ -55,10 +60,9 @@ class Runtime:
     def __init__(self, site: Site, data_dir: Path) -> None:
         self.site = site
         self.data_dir = data_dir
-        self.bus = TagBus()
-        self.supervisor = DeviceSupervisor(
-            site, self.bus, pki_dir=data_dir / PKI_FOLDER, password_provider=read_password
-        )
+        self.bus = TagBus(known_tags=(tag.name for tag in site.tags))
+        self.runner = ConsumerRunner(self.bus)
+        self.devices = build_devices(site, data_dir, self.bus)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
         settings = site.historian
@@ -68,18 +72,16 @@ class Runtime:
         )
         # every sample kept: subscribes now, so nothing published before start() is missed
         self.historian = HistorianService(
-            self.bus,
-            self.database,
-            site.tags,
-            heartbeat=settings.heartbeat,
-            retention=retention,
+            self.database, site.tags, heartbeat=settings.heartbeat, retention=retention
         )
+        self.runner.add(self.historian, overflow=self.historian.overflow,
+                        maxsize=self.historian.queue_size)
         # who may do what, and the audit trail that says who did (hmi/security)
         security = StationSecurity.build(self.database, site.security)
         self.audit, self.user_store = security.audit, security.user_store
         self.auth, self.guard, self.users = security.auth, security.guard, security.users
         self.session = Session(self.auth, site.security.idle_lock_minutes)
-        self.writes = WriteService(site, self.supervisor.write, self.guard, self.audit.record,
+        self.writes = WriteService(site, self.devices.write, self.guard, self.audit.record,
                                    self.bus.latest)
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)
@@ -99,24 +101,30 @@ class Runtime:
         self.outbox_queue = OutboxQueue(self.outbox, notify, self.guard)
         self.mes_monitor = MesMonitor(self.outbox_queue, self.sender, problem)
         self.recorder = ProductionRecorder(
-            self.bus, site.production_rules, self.events, self.production.on_new_event
+            site.production_rules, self.events, self.production.on_new_event
         )
+        # few samples (the counters only), and none may go: a full queue keeps its oldest
+        self.runner.add(self.recorder, overflow=self.recorder.overflow, maxsize=100_000,
+                        tags=self.recorder.tags)
         self._tasks: list[asyncio.Task[None]] = []
 
     def add_status_listener(self, listener: Callable[[DeviceStatus], None]) -> None:
-        self.supervisor.add_status_listener(listener)
+        """``listener(status)`` on this loop at every device status change."""
+        self.devices.add_status_listener(listener)
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self.recorder.run(), name="production-recorder"))
+        self.bus.attach(asyncio.get_running_loop())
         if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(), name="mes-sender"))
-        self.historian.start()
-        await self.supervisor.start()
+        self.runner.start()
+        await self.devices.start()
 
     async def stop(self) -> None:
-        """Stop workers and tasks, close connections and the database; bounded in time."""
-        await self.supervisor.stop()
-        await self.historian.stop()  # writes what is buffered; bounded by its stop timeout
+        """Stop the devices, let the consumers store what they were handed, stop the
+        tasks, close the database; bounded in time."""
+        await self.devices.stop()
+        self.bus.flush()  # samples handed over as the devices stopped reach the queues
+        await self.runner.stop()  # the historian writes what it has (bounded)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -124,6 +132,13 @@ class Runtime:
                 await asyncio.wait_for(task, timeout=5)
         self._tasks.clear()
         self.database.close()
+
+
+def build_devices(site: Site, data_dir: Path, sink: SampleSink) -> DeviceHost:
+    """The site's devices as the app runs them: on their own thread, with the station's
+    OPC UA trust store and credentials from the keyring. Commands use this too."""
+    context = WorkerContext(pki_dir=data_dir / PKI_FOLDER, password_provider=read_password)
+    return DeviceHost(site, sink, context=context)
 
 
 def _kept_for(policy: RetentionPolicy) -> float | None:

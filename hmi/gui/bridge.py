@@ -1,11 +1,11 @@
-"""The bus-to-Qt bridge: samples are gathered as they come and handed to the views in
-one batch per display tick, so a burst of samples never costs a repaint per sample."""
+"""The bus-to-Qt bridge: the screens' queue on the bus, handed to the views in one batch
+per display tick, so a burst of samples never costs a repaint per sample."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from hmi.core.bus import TagBus
+from hmi.core.bus import OverflowPolicy, TagBus
 from hmi.core.samples import Sample
 
 DISPLAY_INTERVAL_MS = 100  # 10 Hz: smooth for an operator, cheap for the loop
@@ -16,21 +16,20 @@ class BusBridge(QObject):
 
     def __init__(self, bus: TagBus, interval_ms: int = DISPLAY_INTERVAL_MS) -> None:
         super().__init__()
-        self._pending: list[Sample] = []
-        self._remove = bus.add_listener(self._on_samples)
+        self._bus = bus
+        # the latest values matter on a screen: a full queue drops its oldest, counted
+        self._queue = bus.subscribe("screens", maxsize=500_000,
+                                    overflow=OverflowPolicy.DROP_OLDEST)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self._on_tick)
         self._timer.start()
 
-    def _on_samples(self, samples: list[Sample]) -> None:
-        self._pending.extend(samples)
-
     def _on_tick(self) -> None:
-        if self._pending:
-            batch, self._pending = self._pending, []
+        batch: list[Sample] = self._queue.drain()
+        if batch:
             self.samplesArrived.emit(batch)
 
     def close(self) -> None:
         self._timer.stop()
-        self._remove()
+        self._bus.unsubscribe(self._queue)

@@ -28,7 +28,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
-from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+from hmi.store.schema.historian import historian_minutes, historian_samples, historian_tags
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -42,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
-from hmi.core.samples import Sample
 from hmi.core.site import (
     Device,
     DeviceKind,
@@ -270,24 +270,32 @@ async def _measure(args: argparse.Namespace) -> None:
                     took.clear()
 
                 window.bridge.close()  # swap in the naive bridge on the same window
-
-                def naive(samples: list[Sample]) -> None:
-                    for sample in samples:
-                        window.tag_model.update_samples([sample])
-                        window.trend.add_samples([sample])
-                    window.trend.refresh()
-                    window.tag_table.viewport().repaint()
-
-                remove = bus.add_listener(naive)
+                naive = asyncio.create_task(_naive_bridge(window, bus))
                 await _phase("naive: per-sample model updates, redraw per batch", args.seconds,
                              bus, gc_timing)
-                remove()
+                naive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await naive
             print(f"budget met by ours: {'yes' if ok else 'NO'}")
         finally:
             window.close()
             await supervisor.stop()
     finally:
         await plant.close()
+
+
+async def _naive_bridge(window: Any, bus: TagBus) -> None:
+    """Each batch as it arrives: the table and trend updated per sample, then a redraw."""
+    queue = bus.subscribe("naive-screens", maxsize=500_000)
+    try:
+        while True:
+            for sample in await queue.get():
+                window.tag_model.update_samples([sample])
+                window.trend.add_samples([sample])
+            window.trend.refresh()
+            window.tag_table.viewport().repaint()
+    finally:
+        bus.unsubscribe(queue)
 
 
 async def _phase(name: str, seconds: float, bus: TagBus, gc_timing: GcTiming) -> bool:

@@ -8,13 +8,13 @@ worst case for the database. Same process, fresh database file each, every figur
 its ratio to the naive one:
 
 - naive: one INSERT and one commit per sample, same engine and pragmas;
-- service, steady: TagBus -> HistorianService as the runtime runs it (filter, roll-ups
-  and commits in a worker thread; a batch every 0.5 s or 5,000 samples), one scan of
-  ``--tags`` samples published at a time at ``--steady-rate`` samples/s, paced against
-  absolute deadlines: the batches the writer then gets (their size is the service's, as
-  in the runtime), the writer thread's busy time and the samples per second of it (its
-  capacity at that batch size: the steady-state figure), and how late a 5 ms timer on
-  the loop ran meanwhile (the GUI loop's stall);
+- service, steady: TagBus -> HistorianService under the ConsumerRunner, as the runtime
+  runs it (filter, roll-ups and commits in a worker thread; a batch every 0.5 s or 5,000
+  samples), one scan of ``--tags`` samples put on the bus at a time at ``--steady-rate``
+  samples/s, paced against absolute deadlines: the batches the writer then gets (their
+  size is the service's, as in the runtime), the writer thread's busy time and the
+  samples per second of it (its capacity at that batch size: the steady-state figure),
+  how late a 5 ms timer on the loop ran meanwhile (the GUI loop's stall), and the GC;
 - service, catch-up: the same with everything published before the first drain (after
   an outage: the writer gets one huge batch);
 - writer: HistorianWriter.write in 5,000- and 20,000-sample batches, no loop (filter,
@@ -40,11 +40,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sqlalchemy import insert
 
 from hmi.core.bus import TagBus
+from hmi.core.consumers import ConsumerRunner
 from hmi.core.samples import Quality, Sample
 from hmi.services.historian import HistorianService
 from hmi.store.database import Database, open_database
 from hmi.store.historian_writer import HistorianWriter
-from hmi.store.schema import historian_samples, historian_tags
+from hmi.store.schema.historian import historian_samples, historian_tags
 from tests.bench.gc_timing import GcTiming
 
 T0 = 1_700_000_040.0
@@ -116,10 +117,12 @@ class ServiceRun:
 
 
 async def run_service(db: Database, samples: list[Sample], chunk: int, rate: float) -> ServiceRun:
-    """The runtime's path: ``chunk`` samples (one scan) published at a time; ``rate``
+    """The runtime's path: ``chunk`` samples (one scan) put on the bus at a time; ``rate``
     samples/s paced against absolute deadlines, or 0 for everything at once (catch-up)."""
     bus = TagBus()
-    service = HistorianService(bus, db, queue_size=len(samples) + 1)
+    runner = ConsumerRunner(bus)
+    service = HistorianService(db, queue_size=len(samples) + 1)
+    runner.add(service, overflow=service.overflow, maxsize=service.queue_size)
     timed = _TimedIngest(service)
     lateness: list[float] = []
     loop = asyncio.get_running_loop()
@@ -132,14 +135,13 @@ async def run_service(db: Database, samples: list[Sample], chunk: int, rate: flo
 
     with GcTiming() as gc_timing:
         loop.call_at(loop.time() + 0.005, tick, loop.time() + 0.005)
-        service.start()
+        runner.start()
         started = time.perf_counter()
         start = loop.time()
         for index in range(0, len(samples), chunk):  # the device workers' publish batches
-            if rate:
+            if rate:  # catch-up: no yield, all of it is queued before the service runs
                 await asyncio.sleep(max(0.0, start + index / rate - loop.time()))
-            bus.publish_many(samples[index : index + chunk])
-            await asyncio.sleep(0)
+            bus.put(samples[index : index + chunk])
         published = time.perf_counter()
         while True:  # until every sample is committed
             if service.status().writer.stored >= len(samples):
@@ -147,7 +149,7 @@ async def run_service(db: Database, samples: list[Sample], chunk: int, rate: flo
             await asyncio.sleep(0.002)
         finished = time.perf_counter()
         done.set()
-        await service.stop()
+        await runner.stop()
     return ServiceRun(finished - started, timed.busy, timed.cpu, timed.batches, lateness,
                       finished - published, gc_timing.take())
 

@@ -1,0 +1,143 @@
+"""The benchmarks' simulated plant, in child processes so the CPU measured is the HMI's own.
+
+Modbus: ``devices`` register banks of ``tags`` holding registers; OPC UA: one server with
+``ua_items`` Double variables. Every value changes once a second, right after each
+whole wall-clock second S: a register holds ``(S + i) & 0xFFFF`` and a variable
+``S + i`` (i: its index), so a reader can tell from a value which second it was set in
+(``change_time``) and measure the latency from the change in the PLC to the screen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import multiprocessing
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from hmi.core.datatypes import DataType
+from hmi.core.site import Device, DeviceKind, ModbusAddress, OpcUaAddress, RegisterTable, Site, Tag
+
+
+@dataclass(frozen=True)
+class PlantAddresses:
+    modbus_ports: list[int]
+    endpoint: str
+    namespace: int
+
+
+def _modbus_process(devices: int, tags: int, ready: Any, stop: Any) -> None:
+    from hmi.sim.modbus_server import ModbusRegisterServer
+
+    async def serve() -> None:
+        banks = [ModbusRegisterServer(holding_count=tags) for _ in range(devices)]
+        for bank in banks:
+            await bank.start()
+        ready.send([bank.port for bank in banks])
+        while not stop.is_set():
+            second = math.floor(time.time())
+            for bank in banks:
+                bank.set_holding(0, [(second + i) & 0xFFFF for i in range(tags)])
+            await asyncio.sleep(max(0.0, second + 1 - time.time()))
+        for bank in banks:
+            await bank.stop()
+
+    asyncio.run(serve())
+
+
+def _opcua_process(items: int, ready: Any, stop: Any) -> None:
+    from asyncua import Server, ua
+
+    from hmi.sim.opcua_server import free_port, quiet_asyncua_server_logs
+
+    async def serve() -> None:
+        quiet_asyncua_server_logs()
+        server = Server()
+        await server.init()
+        endpoint = f"opc.tcp://127.0.0.1:{free_port()}/bench/"
+        server.set_endpoint(endpoint)
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        idx = await server.register_namespace("urn:hmi:bench")
+        folder = await server.nodes.objects.add_object(f"ns={idx};s=Bench", "Bench")
+        nodes = [await folder.add_variable(f"ns={idx};s=V{i}", f"V{i}", 0.0)
+                 for i in range(items)]
+        await server.start()
+        ready.send((endpoint, idx))
+        while not stop.is_set():
+            second = math.floor(time.time())
+            for i, node in enumerate(nodes):
+                value = ua.DataValue(ua.Variant(float(second + i), ua.VariantType.Double))
+                await server.write_attribute_value(node.nodeid, value)
+            await asyncio.sleep(max(0.0, second + 1 - time.time()))
+        await server.stop()
+
+    asyncio.run(serve())
+
+
+class Plant:
+    """Start with ``await plant.start(devices, tags, ua_items)``; ``await plant.stop()``
+    stops and reaps every child (no defunct processes left behind)."""
+
+    def __init__(self) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._stop = self._context.Event()
+        self._processes: list[Any] = []
+
+    async def start(self, devices: int, tags: int, ua_items: int) -> PlantAddresses:
+        ports: list[int] = []
+        endpoint, namespace = "", 0
+        if devices:
+            receive, send = self._context.Pipe(duplex=False)
+            self._spawn(_modbus_process, devices, tags, send, self._stop)
+            ports = await asyncio.to_thread(receive.recv)
+        if ua_items:
+            receive, send = self._context.Pipe(duplex=False)
+            self._spawn(_opcua_process, ua_items, send, self._stop)
+            endpoint, namespace = await asyncio.to_thread(receive.recv)
+        return PlantAddresses(ports, endpoint, namespace)
+
+    def _spawn(self, target: Any, *args: Any) -> None:
+        process = self._context.Process(target=target, args=args, daemon=True)
+        process.start()
+        self._processes.append(process)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for process in self._processes:
+            await asyncio.to_thread(process.join, 15)
+            if process.is_alive():
+                process.kill()
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(process.join, 5)
+        self._processes.clear()
+
+
+def plant_site(plant: PlantAddresses, tags: int, ua_items: int, *, pens: int = 8) -> Site:
+    hr = RegisterTable.HOLDING_REGISTER
+    devices = [Device(f"plc{d:02d}", DeviceKind.MODBUS_TCP, port=port, poll_interval=1.0,
+                      timeout=2.0) for d, port in enumerate(plant.modbus_ports)]
+    all_tags = [Tag(f"PLC{d:02d}.R{i:04d}", f"plc{d:02d}", ModbusAddress(hr, i),
+                    DataType.UINT16)
+                for d in range(len(plant.modbus_ports)) for i in range(tags)]
+    if ua_items:
+        devices.append(Device("ua", DeviceKind.OPCUA, endpoint=plant.endpoint,
+                              poll_interval=1.0, timeout=2.0))
+        all_tags += [Tag(f"UA.V{i:04d}", "ua", OpcUaAddress(f"ns={plant.namespace};s=V{i}"),
+                         DataType.FLOAT64) for i in range(ua_items)]
+    trend = tuple(t.name for t in all_tags[:: max(1, len(all_tags) // pens)][:pens])
+    return Site("bench plant", tuple(devices), tuple(all_tags), trend_pens=trend)
+
+
+def change_time(tag: Tag, value: float, arrived: float) -> float | None:
+    """The wall-clock second the plant set ``value`` in (the latest one not after
+    ``arrived``), from how the plant encodes it; None if the value says nothing."""
+    index = int(tag.name.rsplit("R" if tag.name.startswith("PLC") else "V", 1)[1])
+    if tag.name.startswith("PLC"):
+        low = (int(value) - index) & 0xFFFF
+        second = math.floor(arrived)
+        second -= (second - low) & 0xFFFF  # the latest second with those low 16 bits
+        return float(second)
+    second = value - index
+    return second if second <= arrived + 1 else None
