@@ -178,7 +178,9 @@ def settle_gc() -> None:
     Those objects live as long as the app, yet every full collection used to walk them
     all: at 12,000 tags about ten full collections in 41 s, each pausing the GUI loop
     54-68 ms (more than its 50 ms budget; the view handlers take <= 6.3 ms). Frozen, a
-    full collection walks only what was made since. The thresholds stay Python's own."""
+    full collection walks only what was made since (13-24 ms at that load, measured with
+    tests/bench/bench_gui_stall.py). The thresholds stay Python's own: higher ones would
+    make collections rarer but each one longer, and the pause is what the loop feels."""
     gc.collect()
     gc.freeze()
     log.info("garbage collector: %d start-up objects frozen, no longer scanned",
