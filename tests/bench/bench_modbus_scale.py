@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType, encode_value
-from hmi.core.samples import Quality, Sample
+from hmi.core.samples import Quality
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Tag
 from hmi.devices.modbus import ModbusTcpWorker
 from hmi.sim.modbus_server import ModbusRegisterServer
@@ -181,12 +181,15 @@ async def run(name: str, devices: int, tags: int, seconds: float, naive: bool) -
         counts = {"samples": 0, "bad": 0}
         measuring = False
 
-        def on_batch(batch: list[Sample]) -> None:
-            if measuring:
-                counts["samples"] += len(batch)
-                counts["bad"] += sum(1 for s in batch if s.quality is not Quality.GOOD)
+        queue = bus.subscribe("bench", maxsize=1_000_000)
 
-        bus.add_listener(on_batch)
+        async def count() -> None:  # a consumer of the bus, as the runtime's are
+            while batch := await queue.get():
+                if measuring:
+                    counts["samples"] += len(batch)
+                    counts["bad"] += sum(1 for s in batch if s.quality is not Quality.GOOD)
+
+        counter = asyncio.create_task(count(), name="count samples")
         tasks = [asyncio.create_task(w.run(), name=f"run {w.device.name}") for w in workers]
         await asyncio.sleep(WARMUP)
         requests0 = [w.requests for w in workers]
@@ -202,6 +205,8 @@ async def run(name: str, devices: int, tags: int, seconds: float, naive: bool) -
         for task in pending:  # stop() returned but run() did not end: a worker bug
             print(f"  WARNING: {task.get_name()} still running 5 s after stop():", file=sys.stderr)
             task.print_stack(file=sys.stderr)
+        bus.unsubscribe(queue)
+        await counter
         blocks = [len(w.blocks) for w in workers]
         plc.stop()
         plc_share, _served = await plc.message(timeout=30)
