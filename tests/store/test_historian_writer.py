@@ -192,6 +192,31 @@ def test_many_rows_a_statement_keep_order_and_the_last_of_a_time_wins(db: Databa
     assert (minutes[4].count, minutes[4].last, minutes[4].min) == (11, 249.0, -2.0)
 
 
+def test_plain_and_mixed_statements_keep_quality_text_detail_and_order(db: Database) -> None:
+    """On SQLite a statement of only GOOD rows without text or detail binds fewer
+    parameters than one holding any other row: both kinds in one batch, in row order,
+    duplicates of one time across their boundaries."""
+    samples = [good("a", float(i), T0 + i) for i in range(450)]
+    samples[150] = Sample.bad("a", "comm: timeout", T0 + 150)  # rows 100-199: mixed
+    samples[160] = Sample("a", 1.5, Quality.UNCERTAIN, T0 + 160, T0 + 160, "stale")
+    samples[170] = good("a", "text", T0 + 170)
+    samples[260] = Sample("a", 2.5, Quality.UNCERTAIN, T0 + 260, T0 + 260)  # 200-299 too
+    samples[350:350] = [good("a", -2.0, T0 + 190)]  # rows 300-399 plain, after the 190.0
+    samples[180:180] = [good("a", -1.0, T0 + 50)]  # after the plain statement's 50.0
+    assert HistorianWriter(db, heartbeat=0).write(samples)
+    stored = {r.t: r for r in read_samples(db, "a")}
+    assert len(stored) == 450
+    assert (stored[T0 + 50].value, stored[T0 + 190].value) == (-1.0, -2.0)
+    assert (stored[T0 + 150].value, stored[T0 + 150].quality) == (None, BAD)
+    assert stored[T0 + 150].detail == "comm: timeout"
+    uncertain = stored[T0 + 160]
+    assert (uncertain.value, uncertain.quality, uncertain.detail) == (1.5, UNCERTAIN, "stale")
+    assert (stored[T0 + 260].value, stored[T0 + 260].quality) == (2.5, UNCERTAIN)
+    assert (stored[T0 + 170].value, stored[T0 + 170].text) == (None, "text")
+    plain = stored[T0 + 300]
+    assert (plain.value, plain.text, plain.quality, plain.detail) == (300.0, None, GOOD, None)
+
+
 def test_large_batches_are_split_into_transactions(db: Database) -> None:
     writer = HistorianWriter(db, transaction_rows=1000)
     samples = [good(f"tag{i % 50}", float(i), T0 + i // 50) for i in range(12_000)]
