@@ -91,8 +91,8 @@ class StationDevices:
             self._started = False
             await self.devices.stop()
 
-    def diagnostics(self) -> dict[str, DeviceDiagnostics]:
-        return self.devices.diagnostics()
+    async def diagnostics(self) -> dict[str, DeviceDiagnostics]:
+        return await self.devices.diagnostics_now()
 
     async def first_values(self, limit: float | None = None) -> dict[str, Sample]:
         """The latest Sample of every tag, once each has one (a value, or BAD with the

@@ -72,7 +72,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 async def _poll(site: Site, data: Path, seconds: float) -> dict[str, DeviceDiagnostics]:
     async with StationDevices(site, data) as devices:
         await asyncio.sleep(seconds)
-        return devices.diagnostics()
+        return await devices.diagnostics()
 
 
 def header() -> str:

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 from hmi.core.bus import SampleSink
 from hmi.core.diagnostics import DeviceDiagnostics
-from hmi.core.samples import Sample, Value
+from hmi.core.samples import Value
 from hmi.core.site import DeviceKind, Site
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
 from hmi.core.writes import WriteOutcome, WriteResult
@@ -57,7 +57,7 @@ class DeviceThreadError(RuntimeError):
 class DeviceHost:
     """Runs a site's DeviceSupervisor on a loop in its own thread.
 
-    Call ``start``, ``write``, ``read_all_once`` and ``stop`` from the owner's loop (the
+    Call ``start``, ``write`` and ``stop`` from the owner's loop (the
     one that called ``start``); listeners are called there too.
     """
 
@@ -184,9 +184,16 @@ class DeviceHost:
                                "the value may or may not be written: check it before writing "
                                "again")
 
-    async def read_all_once(self) -> list[Sample]:
-        """Every tag read once, devices in parallel (for commands and commissioning)."""
-        return await self._call(lambda s: s.read_all_once())
+    async def diagnostics_now(self) -> dict[str, DeviceDiagnostics]:
+        """A diagnostics snapshot taken now on the device loop (commands; the screens
+        take the pushed ones)."""
+        async def take(supervisor: DeviceSupervisor) -> dict[str, DeviceDiagnostics]:
+            return supervisor.diagnostics()
+
+        try:
+            return await self._call(take)
+        except DeviceThreadError:
+            return self.diagnostics()
 
     async def _call(self, work: Callable[[DeviceSupervisor], Coroutine[Any, Any, T]]) -> T:
         loop, supervisor = self._loop, self._supervisor

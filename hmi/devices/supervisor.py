@@ -21,7 +21,7 @@ from hmi.core.site import Device, DeviceKind, Site, Tag
 from hmi.core.stale import StaleWatcher, site_rules
 from hmi.core.status import DeviceStatus, DeviceStatusListener
 from hmi.core.writes import WriteOutcome, WriteResult
-from hmi.devices.connection import ReconnectBackoff, bad_samples
+from hmi.devices.connection import ReconnectBackoff
 
 _log = logging.getLogger(__name__)
 
@@ -43,10 +43,6 @@ class DeviceWorker(Protocol):
 
     async def run(self) -> None:
         """Publish values until cancelled; only CancelledError escapes (else: restarted)."""
-
-    async def read_once(self) -> list[Sample]:
-        """Every tag read once (connecting if need be); never raises."""
-        ...
 
     async def write(self, tag: Tag, value: Value) -> WriteResult:
         """An engineering value written, read back and compared; never raises."""
@@ -298,33 +294,6 @@ class DeviceSupervisor:
                 tag_name, WriteOutcome.FAILED, value, message=f"{tag.device}: {exc}"
             )
         return result
-
-    # -- one-shot reads (CLI) -------------------------------------------------------------
-
-    async def read_all_once(self) -> list[Sample]:
-        """Read every tag once, devices in parallel; a dead device gives BAD samples."""
-        workers = list(self.workers.values())
-        results = await asyncio.gather(
-            *(self._read_one(worker) for worker in workers), return_exceptions=True
-        )
-        samples: list[Sample] = []
-        for worker, result in zip(workers, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result
-                detail = f"comm: {result!r}"
-                samples.extend(bad_samples(worker.tags, detail, time.time()))
-            else:
-                samples.extend(result)
-        return samples
-
-    async def _read_one(self, worker: DeviceWorker) -> list[Sample]:
-        limit = worker.device.timeout * 3 + 1.0
-        try:
-            return await asyncio.wait_for(worker.read_once(), timeout=limit)
-        except TimeoutError:
-            detail = f"comm: no answer from {worker.device.name} within {limit:g} s"
-            return bad_samples(worker.tags, detail, time.time())
 
 
 def diagnostics_from(status: DeviceStatus, stats: RequestStats | None) -> DeviceDiagnostics:
