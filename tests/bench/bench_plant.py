@@ -1,4 +1,5 @@
-"""The benchmarks' simulated plant, in child processes so the CPU measured is the HMI's own.
+"""The benchmarks' simulated plant, in child processes so the CPU measured is the HMI's own
+(plain subprocesses, started, stopped and reaped: tests/bench/plant_process.py).
 
 Modbus: ``devices`` register banks of ``tags`` holding registers; OPC UA: one server with
 ``ua_items`` Double variables. Every value changes once a second, right after each
@@ -10,15 +11,19 @@ whole wall-clock second S: a register holds ``(S + i) & 0xFFFF`` and a variable
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
-import multiprocessing
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+if __name__ == "__main__":  # the child: the repository on the path, as for the parent
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hmi.core.datatypes import DataType
 from hmi.core.site import Device, DeviceKind, ModbusAddress, OpcUaAddress, RegisterTable, Site, Tag
+from tests.bench.plant_process import PlantProcess, PlantSide, plant_arguments
 
 
 @dataclass(frozen=True)
@@ -28,15 +33,15 @@ class PlantAddresses:
     namespace: int
 
 
-def _modbus_process(devices: int, tags: int, ready: Any, stop: Any) -> None:
+def _modbus_process(devices: int, tags: int, parent: PlantSide) -> None:
     from hmi.sim.modbus_server import ModbusRegisterServer
 
     async def serve() -> None:
         banks = [ModbusRegisterServer(holding_count=tags) for _ in range(devices)]
         for bank in banks:
             await bank.start()
-        ready.send([bank.port for bank in banks])
-        while not stop.is_set():
+        parent.send([bank.port for bank in banks])
+        while not parent.is_set():
             second = math.floor(time.time())
             for bank in banks:
                 bank.set_holding(0, [(second + i) & 0xFFFF for i in range(tags)])
@@ -47,7 +52,7 @@ def _modbus_process(devices: int, tags: int, ready: Any, stop: Any) -> None:
     asyncio.run(serve())
 
 
-def _opcua_process(items: int, ready: Any, stop: Any) -> None:
+def _opcua_process(items: int, parent: PlantSide) -> None:
     from asyncua import Server, ua
 
     from hmi.sim.opcua_server import free_port, quiet_asyncua_server_logs
@@ -64,8 +69,8 @@ def _opcua_process(items: int, ready: Any, stop: Any) -> None:
         nodes = [await folder.add_variable(f"ns={idx};s=V{i}", f"V{i}", 0.0)
                  for i in range(items)]
         await server.start()
-        ready.send((endpoint, idx))
-        while not stop.is_set():
+        parent.send([endpoint, idx])
+        while not parent.is_set():
             second = math.floor(time.time())
             for i, node in enumerate(nodes):
                 value = ua.DataValue(ua.Variant(float(second + i), ua.VariantType.Double))
@@ -81,37 +86,26 @@ class Plant:
     stops and reaps every child (no defunct processes left behind)."""
 
     def __init__(self) -> None:
-        self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
-        self._processes: list[Any] = []
+        self._children: list[PlantProcess] = []
 
     async def start(self, devices: int, tags: int, ua_items: int) -> PlantAddresses:
         ports: list[int] = []
         endpoint, namespace = "", 0
         if devices:
-            receive, send = self._context.Pipe(duplex=False)
-            self._spawn(_modbus_process, devices, tags, send, self._stop)
-            ports = await asyncio.to_thread(receive.recv)
+            ports = await self._spawn(["modbus", devices, tags])
         if ua_items:
-            receive, send = self._context.Pipe(duplex=False)
-            self._spawn(_opcua_process, ua_items, send, self._stop)
-            endpoint, namespace = await asyncio.to_thread(receive.recv)
+            endpoint, namespace = await self._spawn(["opcua", ua_items])
         return PlantAddresses(ports, endpoint, namespace)
 
-    def _spawn(self, target: Any, *args: Any) -> None:
-        process = self._context.Process(target=target, args=args, daemon=True)
-        process.start()
-        self._processes.append(process)
+    async def _spawn(self, arguments: list[Any]) -> Any:
+        child = PlantProcess(__file__, arguments)
+        self._children.append(child)
+        return await child.message()
 
     async def stop(self) -> None:
-        self._stop.set()
-        for process in self._processes:
-            await asyncio.to_thread(process.join, 15)
-            if process.is_alive():
-                process.kill()
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(process.join, 5)
-        self._processes.clear()
+        for child in self._children:
+            await child.close()
+        self._children.clear()
 
 
 def plant_site(plant: PlantAddresses, tags: int, ua_items: int, *, pens: int = 8) -> Site:
@@ -141,3 +135,13 @@ def change_time(tag: Tag, value: float, arrived: float) -> float | None:
         return float(second)
     second = value - index
     return second if second <= arrived + 1 else None
+
+
+if __name__ == "__main__":
+    arguments = plant_arguments(sys.argv)
+    if arguments is not None:
+        side = PlantSide()
+        if arguments[0] == "modbus":
+            _modbus_process(int(arguments[1]), int(arguments[2]), side)
+        else:
+            _opcua_process(int(arguments[1]), side)
