@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
+from hmi.core.deadband import moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
@@ -91,8 +92,9 @@ class _Last:
 
 class ExceptionFilter:
     """Exception-based storage: a sample is stored when its quality differs from the last
-    stored one, its value moved more than the tag's deadband (any change for deadband 0,
-    any change of text), or ``heartbeat`` seconds passed since the last stored sample.
+    stored one, its value moved past the tag's deadband (hmi.core.deadband.moved, the rule
+    the devices apply: more than the deadband; any change for deadband 0, any change of
+    text), or ``heartbeat`` seconds passed since the last stored sample.
 
     When a change is stored, the last sample held back before it is stored too (the
     "previous value" rule of exception reporting), so a step stays a step on the trend
@@ -114,6 +116,7 @@ class ExceptionFilter:
         last_of = self._last
         deadbands = self._deadbands
         heartbeat = self.heartbeat
+        past_deadband = moved
         for row in rows:
             last = last_of.get(row[0])
             if last is None:
@@ -128,7 +131,7 @@ class ExceptionFilter:
             elif row[2] is None or stored[2] is None:
                 changed = row[2] is not stored[2]
             else:
-                changed = abs(row[2] - stored[2]) > deadbands.get(row[0], 0.0)
+                changed = past_deadband(stored[2], row[2], deadbands.get(row[0], 0.0))
             if changed:
                 held = last.held
                 if held is not None and held[1] > stored[1]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hmi.core.deadband import DeadbandFilter, moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import INGEST_WAL_AUTOCHECKPOINT_PAGES, Database, sqlite_pragma
@@ -47,6 +48,18 @@ def test_deadband_stores_moves_past_it_and_the_value_held_before_a_step() -> Non
     # 10 first; 10.2 and 10.4 within 0.5 are held; 12 moves 2: the held 10.4 (t+3) is
     # stored before it so the step stays a step; 12.3 is within the band again
     assert kept(flt, samples) == [T0, T0 + 3, T0 + 4]
+
+
+def test_the_historian_and_the_devices_share_one_deadband_boundary() -> None:
+    """A move exactly equal to the deadband is neither published at the source nor
+    stored (hmi.core.deadband.moved); a move just past it is both."""
+    for second, expected in ((10.5, [T0]), (10.5000001, [T0, T0 + 1]), (9.5, [T0])):
+        samples = [good("level", 10.0, T0), good("level", second, T0 + 1)]
+        source = DeadbandFilter({"level": 0.5})
+        published = [s.source_time for s in samples if source.passes(s)]
+        stored = kept(ExceptionFilter({"level": 0.5}, heartbeat=60), samples)
+        assert published == stored == expected, second
+        assert moved(10.0, second, 0.5) is (len(expected) == 2)
 
 
 def test_zero_deadband_stores_every_change_but_no_repeat() -> None:
