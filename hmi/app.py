@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from hmi.core.site import Site
 from hmi.gui.access import AccessController
+from hmi.gui.feed import TagFeed
 from hmi.gui.main_window import MainWindow
 from hmi.runtime import Runtime
 from hmi.services.audit import AuditService
@@ -145,9 +146,13 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
     ``runtime.session`` (nobody at first: the window is view-only); ``os_user`` is only
     the operating-system account, for the log."""
     access = AccessController(runtime.session, runtime.guard.settings, runtime.users)
+    # The screens' one source of samples: what the bus holds now, then every batch.
+    feed = TagFeed()
+    feed.offer(list(runtime.bus.snapshot().values()))
+    remove_source = runtime.bus.add_listener(feed.offer)
     window = MainWindow(
         runtime.site,
-        runtime.bus,
+        feed,
         runtime.production,
         runtime.mes_monitor,
         os_user,
@@ -160,6 +165,9 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
         audit=AuditService(runtime.audit, runtime.guard, lambda: runtime.session.actor),
         audit_filter=AuditFilter,
     )
+    feed.setParent(window)
+    window.closed.connect(remove_source)
+    window.closed.connect(feed.close)
     runtime.add_status_listener(window.on_device_status)
     return window
 
