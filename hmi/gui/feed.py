@@ -5,13 +5,12 @@ Modelled on taurus' buffered events (``fireBufferedEvents``: keep, then fire onc
 PyDM's per-address connections (``add_connection``/``remove_connection``, reference
 counted per tag), without PyDM's global queue: the feed is one object the composition
 root builds and hands to the window. A burst never costs a repaint per sample: ``offer``
-only appends to a bounded per-tag backlog and marks the tag dirty.
+only appends to a list and counts per tag; the tick hands each subscriber its share.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Callable, Iterable
 
 from PySide6.QtCore import QObject, QTimer
@@ -34,10 +33,11 @@ class Subscription:
         self.tags = tags
         self.name = name
         self.failures = 0  # deliveries that raised
+        self._tagset = frozenset(tags)
         self._feed: TagFeed | None = feed
         self._callback = callback
-        # Tags that were already dirty when this subscriber joined: it got their latest
-        # at once, so the next tick gives it only what came after that sample.
+        # Tags with samples waiting for the tick when this subscriber joined: it got
+        # their latest at once, so that tick gives it only what came after that sample.
         self._given: dict[str, Sample] = {}
 
     @property
@@ -55,25 +55,32 @@ class Subscription:
         except Exception:
             self.failures += 1
             # A broken view must not flood the log at 10 Hz: the first failure with its
-            # traceback, then every tenth, hundredth, ... with the count.
+            # traceback, then the tenth, hundredth, ... with the count.
             if _is_power_of_ten(self.failures):
                 log.exception("feed subscriber %s failed (%d times); other subscribers "
                               "unaffected", self.name, self.failures)
 
 
 class TagFeed(QObject):
-    """Latest sample per tag, and the samples since the last tick for subscribed tags."""
+    """Latest sample per tag, and up to ``backlog`` samples per subscribed tag since the
+    last tick (older ones are dropped and counted in ``coalesced``)."""
 
     def __init__(self, interval_ms: int = DISPLAY_INTERVAL_MS, backlog: int = BACKLOG,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         if backlog < 1:
             raise ValueError("the per-tag backlog must keep at least one sample")
-        self._backlog_size = backlog
+        self._limit = backlog
         self._latest: dict[str, Sample] = {}
-        self._backlogs: dict[str, deque[Sample]] = {}  # one per subscribed tag
         self._subscribers: dict[str, list[Subscription]] = {}  # its length is the count
-        self._dirty: set[str] = set()
+        self._subscriptions: dict[Subscription, None] = {}  # in the order they came
+        # Since the last tick, for subscribed tags only: the samples in arrival order and
+        # how many per tag. One list, not a queue per tag: the tick then hands a
+        # subscriber of every dirty tag (the table, the trend) the list as it is.
+        self._pending: list[Sample] = []
+        self._counts: dict[str, int] = {}
+        self._trim_at = 4 * backlog  # trim the list when it grows past this
+        self._unsubscribed_pending = False  # a dropped tag still has samples waiting
         self.coalesced = 0  # samples dropped from a full backlog before a tick took them
         self.ticks = 0  # ticks that delivered something
         self._closed = False
@@ -85,41 +92,45 @@ class TagFeed(QObject):
     # -- the source side: cheap, no Qt --------------------------------------------------
 
     def offer(self, samples: list[Sample]) -> None:
-        """Take a batch on the GUI thread: dict and deque appends, and a dirty mark."""
-        latest, backlogs, dirty = self._latest, self._backlogs, self._dirty
-        limit = self._backlog_size
+        """Take a batch on the GUI thread: a dict store per sample, and for a subscribed
+        tag an append and a count."""
+        latest, subscribers = self._latest, self._subscribers
+        pending, counts = self._pending, self._counts
         for sample in samples:
             tag = sample.tag
             latest[tag] = sample
-            backlog = backlogs.get(tag)
-            if backlog is not None:
-                if len(backlog) == limit:
-                    self.coalesced += 1
-                backlog.append(sample)
-                dirty.add(tag)
+            if tag in subscribers:
+                pending.append(sample)
+                counts[tag] = counts.get(tag, 0) + 1
+        if len(pending) > self._trim_at:  # bounded between ticks, at O(1) a sample
+            self._trim()
+            self._trim_at = max(2 * len(self._pending), 4 * self._limit)
 
     def latest(self, tag: str) -> Sample | None:
         return self._latest.get(tag)
+
+    @property
+    def waiting(self) -> int:
+        """Samples held for the next tick."""
+        return len(self._pending)
 
     # -- the screen side ----------------------------------------------------------------
 
     def subscribe(self, tags: Iterable[str], callback: SampleCallback,
                   name: str = "") -> Subscription:
         """Deliver ``tags``' new samples to ``callback`` once per tick; it gets their
-        current latest at once, so a new view never starts blank."""
+        current latest at once, so a new view never starts blank. The list handed to
+        ``callback`` may be shared with other subscribers: read it, do not change it."""
         if self._closed:
             raise RuntimeError("the tag feed is closed")
         wanted = tuple(dict.fromkeys(tags))
         subscription = Subscription(self, wanted, callback, name or _name_of(callback))
         for tag in wanted:
-            subscribers = self._subscribers.get(tag)
-            if subscribers is None:  # the first subscriber connects the tag
-                self._subscribers[tag] = subscribers = []
-                self._backlogs[tag] = deque(maxlen=self._backlog_size)
-            subscribers.append(subscription)
+            self._subscribers.setdefault(tag, []).append(subscription)
+        self._subscriptions[subscription] = None
         current = [s for tag in wanted if (s := self._latest.get(tag)) is not None]
         for sample in current:
-            if sample.tag in self._dirty:
+            if sample.tag in self._counts:
                 subscription._given[sample.tag] = sample
         if current:
             subscription._deliver(current)
@@ -132,10 +143,11 @@ class TagFeed(QObject):
         """Stop the tick and end every subscription; later offers only keep the latest."""
         self._closed = True
         self._timer.stop()
-        for subscription in {s for subs in self._subscribers.values() for s in subs}:
+        for subscription in list(self._subscriptions):
             subscription.close()
 
     def _remove(self, subscription: Subscription) -> None:
+        self._subscriptions.pop(subscription, None)
         for tag in subscription.tags:
             subscribers = self._subscribers.get(tag)
             if subscribers is None:
@@ -144,32 +156,84 @@ class TagFeed(QObject):
                 subscribers.remove(subscription)
             if not subscribers:  # the last one gone: the tag is no longer fed
                 del self._subscribers[tag]
-                del self._backlogs[tag]
-                self._dirty.discard(tag)
+                if self._counts.pop(tag, None) is not None:
+                    self._unsubscribed_pending = True
+
+    # -- the tick -----------------------------------------------------------------------
+
+    def _trim(self) -> None:
+        """Keep the newest ``backlog`` samples of each tag; count what goes."""
+        limit, subscribers = self._limit, self._subscribers
+        kept: list[Sample] = []
+        counts: dict[str, int] = {}
+        for sample in reversed(self._pending):
+            tag = sample.tag
+            count = counts.get(tag, 0)
+            if count < limit and tag in subscribers:
+                counts[tag] = count + 1
+                kept.append(sample)
+        self.coalesced += sum(self._counts.values()) - len(kept)
+        kept.reverse()
+        self._pending, self._counts = kept, counts
+        self._unsubscribed_pending = False
 
     def _on_tick(self) -> None:
-        if not self._dirty:
+        if not self._pending:
             return
-        dirty, self._dirty = self._dirty, set()
-        batches: dict[Subscription, list[Sample]] = {}
-        for tag in dirty:
-            backlog = self._backlogs[tag]
-            samples = list(backlog)
-            backlog.clear()
-            for subscription in self._subscribers[tag]:
-                given = subscription._given.pop(tag, None)
-                batch = batches.get(subscription)
-                if batch is None:
-                    batches[subscription] = batch = []
-                batch.extend(_after(samples, given) if given is not None else samples)
+        if self._unsubscribed_pending or max(self._counts.values()) > self._limit:
+            self._trim()
+            if not self._pending:  # it was all for tags nobody watches any more
+                return
+        samples, counts = self._pending, self._counts
+        self._pending, self._counts = [], {}
+        self._trim_at = max(2 * len(samples), 4 * self._limit)
         self.ticks += 1
-        for subscription, batch in batches.items():
-            if batch and subscription.active:  # an earlier callback may have closed it
+        by_tag: dict[str, list[Sample]] | None = None
+        for subscription in list(self._subscriptions):
+            if not subscription.active:  # an earlier callback closed it
+                continue
+            if not subscription._given and counts.keys() <= subscription._tagset:
+                subscription._deliver(samples)  # every dirty tag is its: the list as is
+                continue
+            if by_tag is None:
+                by_tag = _grouped(samples)
+            batch = _share(subscription, by_tag, counts)
+            subscription._given.clear()
+            if batch:
                 subscription._deliver(batch)
 
 
+def _grouped(samples: list[Sample]) -> dict[str, list[Sample]]:
+    by_tag: dict[str, list[Sample]] = {}
+    for sample in samples:
+        found = by_tag.get(sample.tag)
+        if found is None:
+            by_tag[sample.tag] = [sample]
+        else:
+            found.append(sample)
+    return by_tag
+
+
+def _share(subscription: Subscription, by_tag: dict[str, list[Sample]],
+           counts: dict[str, int]) -> list[Sample]:
+    """A subscriber's samples of this tick: walks the smaller of its tags and the dirty
+    ones, so a one-tag widget costs one lookup, not a pass over every sample."""
+    tags: Iterable[str] = subscription.tags
+    if len(counts) < len(subscription.tags):
+        tags = [tag for tag in counts if tag in subscription._tagset]
+    batch: list[Sample] = []
+    given = subscription._given
+    for tag in tags:
+        found = by_tag.get(tag)
+        if found is None:
+            continue
+        first = given.get(tag)
+        batch.extend(found if first is None else _after(found, first))
+    return batch
+
+
 def _after(samples: list[Sample], given: Sample) -> list[Sample]:
-    """The samples that came after ``given`` (all of them if it left the backlog)."""
+    """The samples that came after ``given`` (all of them if it was trimmed away)."""
     for index in range(len(samples) - 1, -1, -1):
         if samples[index] is given:
             return samples[index + 1 :]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from hmi.core.events import ProductionEvent
 from hmi.core.outbox import OutboxStatus
@@ -85,12 +86,14 @@ def desk(qloop, tmp_path: Path) -> Iterator[Desk]:
     db.close()
 
 
-def _view(desk: Desk, qtbot) -> EventQueueView:
-    access = AccessController(ViewOnlySession(), SecuritySettings())
-    view = EventQueueView(desk.production, desk.monitor, access)
-    qtbot.addWidget(view)
-    view.show()
-    return view
+def _view(desk: Desk, qtbot) -> tuple[QWidget, EventQueueView]:
+    host = QWidget()  # as the main window: owns the access controller and the view
+    qtbot.addWidget(host)
+    access = AccessController(ViewOnlySession(), SecuritySettings(), parent=host)
+    view = EventQueueView(desk.production, desk.monitor, access, parent=host)
+    QVBoxLayout(host).addWidget(view)
+    host.show()
+    return host, view  # the caller keeps the host: it owns the rest
 
 
 def _polling_timers(view: EventQueueView) -> list[QTimer]:
@@ -98,7 +101,7 @@ def _polling_timers(view: EventQueueView) -> list[QTimer]:
 
 
 def test_the_mes_line_changes_when_the_sender_posts(desk: Desk, qloop, qtbot) -> None:
-    view = _view(desk, qtbot)
+    _host, view = _view(desk, qtbot)
     label = view.outbox_label
 
     async def scenario() -> None:
@@ -140,7 +143,7 @@ def test_the_mes_line_changes_when_the_sender_posts(desk: Desk, qloop, qtbot) ->
 
 
 def test_a_burst_of_notifications_makes_one_refresh(desk: Desk, qloop, qtbot) -> None:
-    view = _view(desk, qtbot)
+    _host, view = _view(desk, qtbot)
 
     async def scenario() -> None:
         await wait_for(lambda: view.outbox_label.text().startswith("MES: 0 sent"), 5,

@@ -77,10 +77,11 @@ def test_coalescing_keeps_the_latest_and_bounds_the_backlog(qtbot) -> None:
         for i in range(100):
             feed.offer([sample("A.Speed", float(i), T0 + i)])
         feed.offer([sample("B.Level", 5.0)])
-        assert feed.coalesced == 92, "what coalescing dropped is counted"
+        assert feed.waiting <= 4 * 8, "bounded before the tick, not only at it"
         assert feed.latest("A.Speed").value == 99.0
         feed._timer.start()
         qtbot.waitUntil(lambda: bool(trend.batches), timeout=2000)
+        assert feed.coalesced == 92, "what coalescing dropped is counted"
         assert trend.values("A.Speed") == [float(i) for i in range(92, 100)], \
             "the newest 8 in order, the latest last"
         assert other.values("B.Level") == [5.0], "a busy tag does not crowd out another"
@@ -114,13 +115,13 @@ def test_unsubscribe_stops_delivery_and_the_last_one_drops_the_tag(feed: TagFeed
 
     trend_sub.close()
     assert feed.subscriber_count("A.Speed") == 0
-    assert "A.Speed" not in feed._backlogs, "the last unsubscribe drops the tag"
     delivered = len(trend.batches)
-    feed.offer([sample("A.Speed", 2.0), sample("B.Level", 1.0)])
+    feed.offer([sample("A.Speed", 2.0)])
+    assert feed.waiting == 0, "the last unsubscribe drops the tag: nothing kept for it"
+    feed.offer([sample("B.Level", 1.0)])
     qtbot.waitUntil(lambda: bool(probe.batches), timeout=2000)  # a tick went by
     assert len(trend.batches) == delivered
-    assert "A.Speed" not in feed._backlogs
-    assert "A.Speed" not in feed._dirty
+    assert probe.values("B.Level") == [1.0]
     assert feed.latest("A.Speed").value == 2.0  # still there for the next subscriber
 
 
@@ -165,3 +166,33 @@ def test_a_closed_feed_delivers_nothing(qtbot) -> None:
     assert table.batches == []
     with pytest.raises(RuntimeError, match="closed"):
         feed.subscribe(["A.Speed"], table)
+
+
+def test_a_tag_dropped_while_samples_wait_is_not_delivered(feed: TagFeed, qtbot) -> None:
+    trend, probe = Recorder(), Recorder()
+    subscription = feed.subscribe(["A.Speed"], trend)
+    feed.subscribe(["B.Level"], probe)
+    feed._timer.stop()
+    feed.offer([sample("A.Speed", 1.0), sample("B.Level", 1.0)])
+    subscription.close()  # before the tick
+    feed._timer.start()
+    qtbot.waitUntil(lambda: bool(probe.batches), timeout=2000)
+    assert trend.batches == []
+    assert probe.values("B.Level") == [1.0], "only what is still watched"
+    assert feed.coalesced == 0, "an unsubscribed tag's samples are not coalescing drops"
+
+
+def test_many_one_tag_widgets_each_get_their_own(feed: TagFeed, qtbot) -> None:
+    widgets = {f"T{i}": Recorder() for i in range(50)}
+    for tag, widget in widgets.items():
+        feed.subscribe([tag], widget)
+    table = Recorder()
+    feed.subscribe(list(widgets), table)
+    feed.offer([sample(tag, float(i)) for i, tag in enumerate(widgets)])
+    feed.offer([sample("T7", 70.0, T0 + 1)])
+    qtbot.waitUntil(lambda: bool(table.batches), timeout=2000)
+    assert widgets["T3"].values("T3") == [3.0]
+    assert widgets["T7"].values("T7") == [7.0, 70.0]
+    assert all(len(w.samples) in (1, 2) and {s.tag for s in w.samples} == {tag}
+               for tag, w in widgets.items())
+    assert len(table.samples) == 51
