@@ -88,8 +88,8 @@ class MainWindow(QMainWindow):
         audit_filter: AuditFilterFactory[Any] | None = None,
     ) -> None:
         """``feed`` gives each view the samples of the tags it shows; ``os_user`` is the
-        operating-system account the HMI runs under (logged; who
-        acts is ``access``'s user), ``history`` fills the trend from the historian
+        operating-system account the HMI runs under (logged; who acts is ``access``'s
+        user), ``history`` fills the trend from the historian
         (live data only without it), ``shift_starts`` enables "Last shift",
         ``trend_sets`` is the folder for saved trend sets (``<data dir>/trends``),
         ``audit`` and ``audit_filter`` fill the Audit tab (no tab without them)."""
