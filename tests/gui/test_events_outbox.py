@@ -88,9 +88,14 @@ def desk(qloop, tmp_path: Path) -> Iterator[Desk]:
 
 def _view(desk: Desk, qtbot) -> tuple[QWidget, EventQueueView]:
     host = QWidget()  # as the main window: owns the access controller and the view
-    qtbot.addWidget(host)
     access = AccessController(ViewOnlySession(), SecuritySettings(), parent=host)
     view = EventQueueView(desk.production, desk.monitor, access, parent=host)
+
+    def close(_host: QWidget) -> None:  # as the main window's closeEvent
+        access.stop()
+        view.close_view()
+
+    qtbot.addWidget(host, before_close_func=close)
     QVBoxLayout(host).addWidget(view)
     host.show()
     return host, view  # the caller keeps the host: it owns the rest
@@ -137,7 +142,6 @@ def test_the_mes_line_changes_when_the_sender_posts(desk: Desk, qloop, qtbot) ->
         finally:
             sender.cancel()
             await asyncio.gather(sender, return_exceptions=True)
-            view.close_view()
 
     qloop.run_until_complete(scenario())
 
