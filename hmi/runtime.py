@@ -53,6 +53,13 @@ class MesMonitor:
             return self._problem
         return self._sender.last_error if self._sender else ""
 
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """The sender's notifications (queued, sent, rejected, retried, MES lost or back);
+        without a sender nothing moves, so nothing is ever said."""
+        if self._sender is None:
+            return _nothing
+        return self._sender.add_listener(listener)
+
 
 class Runtime:
     def __init__(self, site: Site, data_dir: Path) -> None:

@@ -110,16 +110,28 @@ class ConsumerRunner:
         if name in self._entries:
             raise ValueError(f"a consumer named {name!r} is already running")
         queue = self._bus.subscribe(name, maxsize=maxsize, overflow=overflow, tags=tags)
-        self._entries[name] = _Entry(consumer, queue)
+        entry = self._entries[name] = _Entry(consumer, queue)
+        if self._watch is not None:  # added to a running runner: it runs at once
+            self._run(entry)
         return queue
+
+    async def remove(self, name: str) -> None:
+        """Stop one consumer (a screen that closed): its queue closes, it finishes what
+        it was handed within the stop timeout, and leaves the bus."""
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            await self._stop_entries({name: entry})
 
     def start(self) -> None:
         for entry in self._entries.values():
-            if entry.task is None:
-                entry.task = asyncio.create_task(self._keep_running(entry),
-                                                 name=f"consumer-{entry.consumer.name}")
+            self._run(entry)
         if self._watch is None:
             self._watch = asyncio.create_task(self._watch_drops(), name="consumer-drops")
+
+    def _run(self, entry: _Entry) -> None:
+        if entry.task is None:
+            entry.task = asyncio.create_task(self._keep_running(entry),
+                                             name=f"consumer-{entry.consumer.name}")
 
     def stats(self) -> list[ConsumerStats]:
         return [
@@ -188,12 +200,16 @@ class ConsumerRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        for entry in self._entries.values():
+        await self._stop_entries(self._entries)
+        self.report_drops()
+
+    async def _stop_entries(self, entries: dict[str, _Entry]) -> None:
+        for entry in entries.values():
             entry.queue.close()
-        tasks = [e.task for e in self._entries.values() if e.task is not None]
+        tasks = [e.task for e in entries.values() if e.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=self._stop_timeout)
-        for name, entry in self._entries.items():
+        for name, entry in entries.items():
             task, entry.task = entry.task, None
             if task is not None and not task.done():
                 task.cancel()
@@ -205,4 +221,3 @@ class ConsumerRunner:
                 log.error("consumer %s did not finish within %.0f s of the stop; %d samples "
                           "it was handed are lost", name, self._stop_timeout, left)
             self._bus.unsubscribe(entry.queue)
-        self.report_drops()

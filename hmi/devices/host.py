@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import logging
 import threading
 import time
@@ -286,6 +287,12 @@ class DeviceHost:
 
     def _on_status(self, status: DeviceStatus) -> None:
         self._statuses[status.device] = status
+        # the last snapshot was taken before this change: it must not show the old state
+        shown = self._diagnostics.get(status.device)
+        if shown is not None:
+            self._diagnostics[status.device] = dataclasses.replace(
+                shown, state=status.state, last_error=status.last_error,
+                reconnects=status.reconnects)
         for listener in list(self._status_listeners):
             try:
                 listener(status)
@@ -293,7 +300,7 @@ class DeviceHost:
                 _log.exception("device status listener failed")
 
     def _on_diagnostics(self, snapshot: dict[str, DeviceDiagnostics]) -> None:
-        self._diagnostics = snapshot
+        self._diagnostics = dict(snapshot)
         for listener in list(self._diagnostics_listeners):
             try:
                 listener(snapshot)

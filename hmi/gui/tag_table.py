@@ -1,4 +1,5 @@
-"""The tag table: name, value, units, quality and time of every configured tag."""
+"""The tag table: name, value, units, quality and time of every configured tag; it takes
+its samples from the per-tag feed (hmi.gui.feed), subscribed to the tags it shows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidge
 
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Tag
+from hmi.gui.feed import TagFeed
 from hmi.gui.formatting import format_clock, format_quality, format_value
 
 COLUMNS = ("Tag", "Value", "Units", "Quality", "Time", "Description")
@@ -23,13 +25,14 @@ ModelIndex = QModelIndex | QPersistentModelIndex
 
 
 class TagTableModel(QAbstractTableModel):
-    def __init__(self, tags: Sequence[Tag]) -> None:
+    def __init__(self, tags: Sequence[Tag], feed: TagFeed) -> None:
         super().__init__()
         self._tags = list(tags)
         self._row = {tag.name: i for i, tag in enumerate(self._tags)}
         self._samples: dict[str, Sample] = {}
         self._bold = QFont()
         self._bold.setBold(True)
+        self._subscription = feed.subscribe(self._row, self.update_samples, name="tag table")
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._tags)
@@ -94,6 +97,10 @@ class TagTableModel(QAbstractTableModel):
 
     def sample(self, tag: str) -> Sample | None:
         return self._samples.get(tag)
+
+    def close(self) -> None:
+        """Stop taking samples (the window is closing)."""
+        self._subscription.close()
 
 
 class TagTableView(QTableView):
