@@ -145,10 +145,9 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
     ``runtime.session`` (nobody at first: the window is view-only); ``os_user`` is only
     the operating-system account, for the log."""
     access = AccessController(runtime.session, runtime.guard.settings, runtime.users)
-    # The screens' one source of samples: what the bus holds now, then every batch, as a
-    # consumer of the bus like the historian (a display wants the newest: drop the oldest)
-    feed = TagFeed()
-    feed.offer(list(runtime.bus.snapshot().values()))
+    # The screens' one source of samples: a consumer of the bus like the historian (a
+    # display wants the newest: drop the oldest), the bus's latest values for a new view
+    feed = TagFeed(current=runtime.bus.latest)
     runtime.runner.add(feed, overflow=OverflowPolicy.DROP_OLDEST, maxsize=SCREEN_QUEUE)
     window = MainWindow(
         runtime.site,

@@ -78,6 +78,11 @@ class SampleQueue:
     def __len__(self) -> int:
         return len(self._queue)
 
+    def watch(self, tags: Collection[str] | None) -> None:
+        """From now on queue only ``tags`` (None: every tag). A consumer whose interest
+        changes (the screens, as views open and scroll) filters at the door."""
+        self._tags = frozenset(tags) if tags is not None else None
+
     def offer(self, samples: Sequence[Sample]) -> None:
         """Queue a batch (on the bus's loop); a full queue drops by its policy."""
         if self._closed:

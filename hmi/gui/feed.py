@@ -68,11 +68,16 @@ class TagFeed(QObject):
     last tick (older ones are dropped and counted in ``coalesced``)."""
 
     def __init__(self, interval_ms: int = DISPLAY_INTERVAL_MS, backlog: int = BACKLOG,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *,
+                 current: Callable[[str], Sample | None] | None = None) -> None:
+        """``current(tag)``: the latest value of a tag the feed was not fed (the bus's),
+        so a view subscribing to a new tag never starts blank."""
         super().__init__(parent)
         if backlog < 1:
             raise ValueError("the per-tag backlog must keep at least one sample")
         self._limit = backlog
+        self._current = current
+        self._queue: SampleQueue | None = None
         self._latest: dict[str, Sample] = {}
         self._subscribers: dict[str, list[Subscription]] = {}  # its length is the count
         self._subscriptions: dict[Subscription, None] = {}  # in the order they came
@@ -96,27 +101,39 @@ class TagFeed(QObject):
     name = "screens"  # as a consumer of the bus (hmi.core.consumers.ConsumerRunner)
 
     async def run(self, queue: SampleQueue) -> None:
-        """Consume the bus: every batch its queue brings is offered, until it closes."""
-        while batch := await queue.get():
-            self.offer(batch)
+        """Consume the bus: its queue brings only the tags some view subscribed to (at
+        55,000 tags a screen shows a few hundred), each batch offered, until it closes."""
+        self._queue = queue
+        queue.watch(self._subscribers.keys())
+        try:
+            while batch := await queue.get():
+                self.offer(batch)
+        finally:
+            self._queue = None
 
     def offer(self, samples: list[Sample]) -> None:
         """Take a batch on the GUI thread: a dict store per sample, and for a subscribed
         tag an append and a count."""
         latest, subscribers = self._latest, self._subscribers
         pending, counts = self._pending, self._counts
+        keep_all = self._current is None  # else the source keeps what nobody watches
         for sample in samples:
             tag = sample.tag
-            latest[tag] = sample
             if tag in subscribers:
+                latest[tag] = sample
                 pending.append(sample)
                 counts[tag] = counts.get(tag, 0) + 1
+            elif keep_all:
+                latest[tag] = sample
         if len(pending) > self._trim_at:  # bounded between ticks, at O(1) a sample
             self._trim()
             self._trim_at = max(2 * len(self._pending), 4 * self._limit)
 
     def latest(self, tag: str) -> Sample | None:
-        return self._latest.get(tag)
+        found = self._latest.get(tag)
+        if found is None and self._current is not None:
+            return self._current(tag)
+        return found
 
     @property
     def waiting(self) -> int:
@@ -134,10 +151,13 @@ class TagFeed(QObject):
             raise RuntimeError("the tag feed is closed")
         wanted = tuple(dict.fromkeys(tags))
         subscription = Subscription(self, wanted, callback, name or _name_of(callback))
+        new = [tag for tag in wanted if tag not in self._subscribers]
         for tag in wanted:
             self._subscribers.setdefault(tag, []).append(subscription)
         self._subscriptions[subscription] = None
-        current = [s for tag in wanted if (s := self._latest.get(tag)) is not None]
+        if new and self._queue is not None:
+            self._queue.watch(self._subscribers.keys())
+        current = [s for tag in wanted if (s := self.latest(tag)) is not None]
         for sample in current:
             if sample.tag in self._counts:
                 subscription._given[sample.tag] = sample
@@ -157,6 +177,7 @@ class TagFeed(QObject):
 
     def _remove(self, subscription: Subscription) -> None:
         self._subscriptions.pop(subscription, None)
+        dropped = False
         for tag in subscription.tags:
             subscribers = self._subscribers.get(tag)
             if subscribers is None:
@@ -165,8 +186,13 @@ class TagFeed(QObject):
                 subscribers.remove(subscription)
             if not subscribers:  # the last one gone: the tag is no longer fed
                 del self._subscribers[tag]
+                dropped = True
+                if self._current is not None:  # the bus keeps its latest, not the feed
+                    self._latest.pop(tag, None)
                 if self._counts.pop(tag, None) is not None:
                     self._unsubscribed_pending = True
+        if dropped and self._queue is not None:
+            self._queue.watch(self._subscribers.keys())
 
     # -- the tick -----------------------------------------------------------------------
 
