@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from hmi.core.samples import Sample, Value
+from hmi.core.samples import Quality, Sample, Value
 
 
 def moved(last: float, new: float, deadband: float) -> bool:
@@ -76,4 +76,21 @@ class DeadbandFilter:
         self._last.clear()
 
     def select(self, samples: Sequence[Sample]) -> list[Sample]:
-        return [s for s in samples if self.passes(s)]
+        """The samples that pass, in order (``passes`` inlined: 55,000 tags a second go
+        through here on the device loop)."""
+        out: list[Sample] = []
+        last_of, deadbands = self._last, self._deadband
+        good = Quality.GOOD
+        for sample in samples:
+            tag = sample.tag
+            last = last_of.get(tag)
+            if last is not None and last.quality is sample.quality:
+                if sample.quality is good:
+                    band = deadbands.get(tag)
+                    if band is not None and not value_moved(last.value, sample.value, band):
+                        continue
+                elif last.detail == sample.detail:
+                    continue
+            last_of[tag] = sample
+            out.append(sample)
+        return out

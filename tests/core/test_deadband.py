@@ -60,3 +60,14 @@ def test_forget_publishes_the_next_value_whatever_it_is() -> None:
     assert not band.passes(_good("Flow", 2.0))
     band.forget()
     assert band.passes(_good("Flow", 2.0))
+
+
+def test_select_decides_as_passes_does() -> None:
+    samples = [_good("Flow", v) for v in (10.0, 10.4, 10.5, 10.6, 10.2)] + [
+        Sample.bad("Flow", "comm: lost", 0.0), Sample.bad("Flow", "comm: lost", 1.0),
+        _good("Flow", 10.2), _good("T0", 1), _good("T0", 1), Sample.bad("T0", "x", 0.0),
+        Sample.bad("T0", "x", 0.0), Sample("T0", 1, Quality.UNCERTAIN, 0.0, 0.0)]
+    one_by_one = DeadbandFilter({"Flow": 0.5})
+    expected = [s for s in samples if one_by_one.passes(s)]
+    assert DeadbandFilter({"Flow": 0.5}).select(samples) == expected
+    assert len(expected) == 8
