@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from hmi.core.consumers import ConsumerStats
 from hmi.core.diagnostics import DeviceDiagnostics
 from hmi.core.history import HistoryReader
 from hmi.core.ports import OutboxMonitor, ProductionQueue
@@ -36,7 +37,7 @@ from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.gui.access import AccessController, ViewOnlySession
 from hmi.gui.audit_view import AuditFilterFactory, AuditReader, AuditView
-from hmi.gui.device_status import DeviceStatusBar
+from hmi.gui.device_status import DataPathIndicator, DeviceStatusBar
 from hmi.gui.device_view import DeviceView
 from hmi.gui.events_view import EventQueueView
 from hmi.gui.feed import TagFeed
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
         bottom.setStretchFactor(1, 2)
 
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
+        self.data_path = DataPathIndicator(self.statusBar())
         self._statuses: dict[str, DeviceStatus] = {}
         self._device_names = [d.name for d in site.devices]
         for status in statuses:
@@ -189,6 +191,10 @@ class MainWindow(QMainWindow):
         layout = _child(self, QWidget, box).layout()
         assert isinstance(layout, QBoxLayout)
         return layout
+
+    def on_consumer_stats(self, stats: list[ConsumerStats]) -> None:
+        """The data path's trouble, pushed by the consumer runner (on this loop)."""
+        self.data_path.update(stats)
 
     def on_device_status(self, status: DeviceStatus) -> None:
         """Thread-agnostic entry for the supervisor's status callbacks."""
