@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from hmi.core.bus import OverflowPolicy, SampleQueue, TagBus
+from hmi.core.listeners import Listeners
 
 log = logging.getLogger(__name__)
 
@@ -75,26 +76,15 @@ class ConsumerRunner:
         self._entries: dict[str, _Entry] = {}
         self._stop_timeout = stop_timeout
         self._watch: asyncio.Task[None] | None = None
-        self._listeners: list[Callable[[list[ConsumerStats]], None]] = []
+        self._listeners: Listeners[[list[ConsumerStats]]] = Listeners("consumer stats")
 
     def add_listener(self, listener: Callable[[list[ConsumerStats]], None]) -> Callable[[], None]:
         """``listener(stats)`` whenever a consumer drops samples or fails (on the loop,
         at most once a second): trouble on the data path is pushed, never polled for."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def _notify(self) -> None:
-        stats = self.stats()
-        for listener in list(self._listeners):
-            try:
-                listener(stats)
-            except Exception:
-                log.exception("consumer stats listener failed")
+        self._listeners.fire(self.stats())
 
     def add(
         self,

@@ -5,8 +5,8 @@ detection) runs on this loop, so it never stalls the screen's loop. What crosses
 thread boundary is small and one-way each:
 
 - Samples go out through the ``SampleSink`` handed in (the owner's TagBus), in batches;
-- device statuses and a diagnostics snapshot per second go out as notifications,
-  delivered on the owner's loop (``add_status_listener``, ``add_diagnostics_listener``);
+- device statuses go out as notifications on the owner's loop (``add_status_listener``),
+  and a diagnostics snapshot once a second (``diagnostics``);
 - a write goes in with ``write`` and its WriteResult comes back awaitable on the
   caller's loop; it never hangs (bounded, and answered FAILED if the thread ends).
 
@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from hmi.core.bus import SampleSink
 from hmi.core.diagnostics import DeviceDiagnostics
+from hmi.core.listeners import Listeners
 from hmi.core.samples import Value
 from hmi.core.site import DeviceKind, Site
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
@@ -48,7 +49,6 @@ THREAD_RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0)  # after each crash in a row; the 
 THREAD_NAME = "hmi-devices"
 
 T = TypeVar("T")
-DiagnosticsListener = Callable[[dict[str, DeviceDiagnostics]], None]
 
 
 class DeviceThreadError(RuntimeError):
@@ -89,8 +89,7 @@ class DeviceHost:
         self._stopping = False
         self._restart: asyncio.TimerHandle | None = None
         self._calls: set[concurrent.futures.Future[Any]] = set()
-        self._status_listeners: list[DeviceStatusListener] = []
-        self._diagnostics_listeners: list[DiagnosticsListener] = []
+        self._status_listeners: Listeners[[DeviceStatus]] = Listeners("device status")
         now = time.time()
         self._statuses = {
             d.name: DeviceStatus(d.name, ConnectionState.CONNECTING, now) for d in site.devices
@@ -121,13 +120,7 @@ class DeviceHost:
 
     def add_status_listener(self, listener: DeviceStatusListener) -> Callable[[], None]:
         """``listener(status)`` on the owner's loop at every device status change."""
-        self._status_listeners.append(listener)
-        return lambda: _remove(self._status_listeners, listener)
-
-    def add_diagnostics_listener(self, listener: DiagnosticsListener) -> Callable[[], None]:
-        """``listener(snapshot)`` on the owner's loop with each diagnostics snapshot."""
-        self._diagnostics_listeners.append(listener)
-        return lambda: _remove(self._diagnostics_listeners, listener)
+        return self._status_listeners.add(listener)
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -293,19 +286,10 @@ class DeviceHost:
             self._diagnostics[status.device] = dataclasses.replace(
                 shown, state=status.state, last_error=status.last_error,
                 reconnects=status.reconnects)
-        for listener in list(self._status_listeners):
-            try:
-                listener(status)
-            except Exception:
-                _log.exception("device status listener failed")
+        self._status_listeners.fire(status)
 
     def _on_diagnostics(self, snapshot: dict[str, DeviceDiagnostics]) -> None:
         self._diagnostics = dict(snapshot)
-        for listener in list(self._diagnostics_listeners):
-            try:
-                listener(snapshot)
-            except Exception:
-                _log.exception("device diagnostics listener failed")
 
     def _on_thread_end(self, crash: BaseException | None) -> None:
         for future in list(self._calls):
@@ -357,8 +341,3 @@ def _cancel_remaining(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.wait(tasks, timeout=STOP_TIMEOUT))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.run_until_complete(loop.shutdown_default_executor())
-
-
-def _remove(items: list[Any], item: object) -> None:
-    if item in items:
-        items.remove(item)

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from hmi.core.bus import SampleSink
 from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
+from hmi.core.listeners import Listeners
 from hmi.core.samples import Sample, Value
 from hmi.core.site import Device, DeviceKind, Site, Tag
 from hmi.core.stale import StaleWatcher, site_rules
@@ -135,7 +136,7 @@ class DeviceSupervisor:
         self._sink = sink
         self._clock = clock
         self._restart_delay = restart_delay
-        self._listeners: list[DeviceStatusListener] = []
+        self._listeners: Listeners[[DeviceStatus]] = Listeners("device status")
         self.stale = StaleWatcher(site_rules(site))
         self._outlet = _StaleOutlet(sink, self.stale)
         self.workers: dict[str, DeviceWorker] = self._build_workers(
@@ -165,15 +166,10 @@ class DeviceSupervisor:
 
     def add_status_listener(self, listener: DeviceStatusListener) -> Callable[[], None]:
         """Register a listener for every worker's status changes; returns its remover."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+        return self._listeners.add(listener)
 
     def _on_status(self, status: DeviceStatus) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(status)
-            except Exception:
-                _log.exception("device status listener failed")
+        self._listeners.fire(status)
 
     def diagnostics(self) -> dict[str, DeviceDiagnostics]:
         """Per device: state, rates, latency, errors and bytes (cheap: fine at 1 Hz)."""

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from hmi.core.listeners import Listeners
 from hmi.core.outbox import OutboxItem
 from hmi.core.site import MesLink
 from hmi.mes.secrets import SecretError
@@ -70,7 +71,7 @@ class OutboxSender:
         self._outbox = outbox
         self._link = link
         self._api_key_provider = api_key_provider
-        self._listeners: list[Callable[[], None]] = []
+        self._listeners: Listeners[[]] = Listeners("outbox change")
         self._clock = clock
         self._batch_size = batch_size
         self._wake = asyncio.Event()
@@ -80,13 +81,7 @@ class OutboxSender:
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` on the loop after every change to the outbox or to
         ``last_error``; returns the function that removes it."""
-        self._listeners.append(listener)
-
-        def remove() -> None:
-            if listener in self._listeners:
-                self._listeners.remove(listener)
-
-        return remove
+        return self._listeners.add(listener)
 
     def notify(self) -> None:
         """Something was queued (confirmed, corrected, sent again): send now rather than
@@ -211,8 +206,4 @@ class OutboxSender:
         log.warning("MES outbox %s not sent (retry in %.1f s): %s", item.id, delay, error)
 
     def _changed(self) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener()
-            except Exception:  # one broken screen must not stop the sender or the others
-                log.exception("outbox change listener %r failed", listener)
+        self._listeners.fire()

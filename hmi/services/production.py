@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from hmi.core.audit import AuditEntry
 from hmi.core.bus import OverflowPolicy, SampleQueue
 from hmi.core.events import EventState, ProductionCounter, ProductionEvent
+from hmi.core.listeners import Listeners
 from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.core.samples import Sample
 from hmi.core.security import Action, Actor, InputRejectedError, Signature, clean_text
@@ -57,29 +58,6 @@ def validate_comment(comment: str) -> str:
     return clean_text(comment, "comment")
 
 
-class _Listeners:
-    """A plain list of no-argument callbacks; one failing does not stop the others."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Listener] = []
-
-    def add(self, callback: Listener) -> Callable[[], None]:
-        self._callbacks.append(callback)
-
-        def remove() -> None:
-            if callback in self._callbacks:
-                self._callbacks.remove(callback)
-
-        return remove
-
-    def fire(self) -> None:
-        for callback in list(self._callbacks):
-            try:
-                callback()
-            except Exception:
-                log.exception("listener %r failed", callback)
-
-
 class ProductionService:
     """What people do with production events: list, confirm and correct them.
 
@@ -97,7 +75,7 @@ class ProductionService:
         self._notify_sender = outbox_sender_notify
         self._guard = guard
         self._clock = clock
-        self._listeners = _Listeners()
+        self._listeners: Listeners[[]] = Listeners("production queue")
 
     def add_listener(self, callback: Listener) -> Callable[[], None]:
         """Call ``callback()`` on the loop when events change; returns its remover."""
