@@ -1,4 +1,5 @@
-"""The trend's dialogs and exports: tag picker, trend sets, CSV and PNG, last shift."""
+"""The trend's dialogs and exports: tag picker, trend sets, CSV and PNG, last shift; the
+view drawing a model it is given."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QDialog, QPushButton
 
 from hmi.core.history import BAD
 from hmi.core.samples import Quality
-from hmi.gui.trend import TrendMode
+from hmi.gui.trend import TrendMode, TrendModel, TrendView
 from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetStore
 from tests.conftest import wait_for
 from tests.gui.test_trend import T0, FakeHistory, make_tag, sample, sine_series, trend
@@ -231,3 +232,37 @@ def test_range_dialog_quick_length_never_runs_past_now(qtbot):
     assert dialog.selected() == (now - 3600, now)
     qtbot.mouseClick(dialog.findChild(QPushButton, "trendRangeCancel"), Qt.MouseButton.LeftButton)
     assert view.mode is TrendMode.LIVE
+
+
+def test_the_view_draws_the_model_it_is_given_and_its_tools_change_that_model(qtbot):
+    site = [make_tag("Filler.Speed", "bpm"), make_tag("Filler.Level", "%")]
+    model = TrendModel(site[:1], 600.0, all_tags=site)
+    clock = [T0]
+    view = TrendView(model, clock=lambda: clock[0])
+    view.resize(1400, 600)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.model is model
+    assert view.canvas.x_range() == pytest.approx((T0 - 600, T0))
+    assert model.range == view.canvas.x_range()  # the view reports its scroll
+
+    model.add_pen("Filler.Level")  # the model changes: the view shows it
+    assert list(view.pens) == ["Filler.Speed", "Filler.Level"]
+    assert set(view.canvas.groups) == {"units:bpm", "units:%"}
+    model.set_visible("Filler.Speed", False)
+    assert view.pens["Filler.Speed"].curve.getViewBox() is None
+    model.show_history(T0 - 7200, T0 - 3600)
+    assert view.canvas.x_range() == pytest.approx((T0 - 7200, T0 - 3600))
+    assert "HISTORY" in view.toolbar.status.text()
+
+    view.toolbar.live.click()  # the view's tools change the model
+    assert model.following
+    view.toolbar.pause.click()
+    assert model.paused
+    view.toolbar.earlier.click()
+    assert model.range == pytest.approx((T0 - 1200, T0 - 600))
+    assert view.canvas.x_range() == pytest.approx((T0 - 1200, T0 - 600))
+    view.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert model.pens["Filler.Speed"].visible
+    view.add_samples([sample("Filler.Level", T0 - 900, 7.0)])  # paused: still stored
+    assert len(model.pens["Filler.Level"].ring) == 1

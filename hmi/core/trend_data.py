@@ -1,5 +1,5 @@
 """What one trend pen holds: live samples in ring buffers and the last history fill,
-joined and decimated to the plot's pixel columns. No Qt here; the tools draw from it."""
+joined and decimated to the plot's pixel columns. The trend's tools draw from it."""
 
 from __future__ import annotations
 
