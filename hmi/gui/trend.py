@@ -368,6 +368,9 @@ class TrendView(QWidget):
             if shown is not None and pen.visible:
                 pen.curve.show_data(shown)
         self.quality.update(pens, frame.levels, frame.t0, frame.t1)
+        # Settle the Y autorange now (pyqtgraph does it when the paint begins, and the
+        # axes it moves then ask for a second paint of the whole plot).
+        self.canvas.scene().prepareForPaint()
         self._drawn_at = frame.t1
         self.redraws += 1
         self.cursor_tool.refresh()
