@@ -13,6 +13,7 @@ from hmi.core.decimate import NO_DATA, column_quality, decimate
 from hmi.core.history import BAD, GOOD, UNCERTAIN, Buckets
 from hmi.core.ring import TrendRing
 from hmi.core.samples import Quality, Sample
+from hmi.core.trend_columns import ColumnCache
 
 FloatArray = npt.NDArray[np.float64]
 QualityArray = npt.NDArray[np.int8]
@@ -28,15 +29,26 @@ class PenRing:
         self.values = TrendRing(capacity)
         self._quality = np.zeros(2 * capacity, dtype=np.int8)
         self._next = 0
+        self.changed_from = math.inf  # oldest time appended since take_changes
+        self.dropped_to = -math.inf  # newest time a full ring dropped since then
 
     def __len__(self) -> int:
         return len(self.values)
 
     def append(self, time: float, value: float, quality: int) -> None:
         capacity = self.values.capacity
+        if len(self.values) == capacity:
+            self.dropped_to = max(self.dropped_to, float(self.values.view()[0][0]))
+        self.changed_from = min(self.changed_from, time)
         self._quality[self._next] = self._quality[self._next + capacity] = quality
         self._next = (self._next + 1) % capacity
         self.values.append(time, value)
+
+    def take_changes(self) -> tuple[float, float]:
+        """(oldest time appended, newest time dropped) since the last call."""
+        changes = self.changed_from, self.dropped_to
+        self.changed_from, self.dropped_to = math.inf, -math.inf
+        return changes
 
     def view(self) -> tuple[FloatArray, FloatArray, QualityArray]:
         times, values = self.values.view()
@@ -71,6 +83,7 @@ def sample_value(sample: Sample) -> float:
 
 SPARSE_POINTS = 2.0  # up to this many points per pixel column are drawn as they are
 SPARSE_ENVELOPES = 1.25  # history buckets likewise (each is two points, min and max)
+CACHED_ABOVE = 0.5  # more points per pixel column than this: summarized columns, kept
 
 
 def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
@@ -89,6 +102,7 @@ class PenSeries:
         self.ring = PenRing(capacity)
         self.history: Buckets | None = None
         self.latest: Sample | None = None
+        self.columns = ColumnCache()
 
     def add(self, sample: Sample) -> None:
         self.ring.append(sample.source_time, sample_value(sample),
@@ -97,6 +111,7 @@ class PenSeries:
 
     def set_history(self, buckets: Buckets | None) -> None:
         self.history = buckets
+        self.columns.reset()
 
     def _ring_slice(self, a: float, b: float, before: bool = True, after: bool = True,
                     ) -> tuple[FloatArray, FloatArray, FloatArray, QualityArray] | None:
@@ -136,11 +151,63 @@ class PenSeries:
         order = np.argsort(times, kind="stable")
         return times[order], lows[order], highs[order], quality[order].astype(np.int8)
 
+    def count(self, t0: float, t1: float) -> int:
+        """About how many points (samples or buckets) [t0, t1] holds."""
+        ring_times = self.ring.values.view()[0]
+
+        def ring_count(a: float, b: float) -> int:
+            return int(np.searchsorted(ring_times, b, side="right")
+                       - np.searchsorted(ring_times, a, side="left")) if b > a else 0
+
+        history = self.history
+        if history is None:
+            return ring_count(t0, t1)
+        a, b = max(t0, history.start), min(t1, history.end)
+        buckets = int(np.searchsorted(history.times, b) - np.searchsorted(history.times, a)
+                      ) if b > a else 0
+        return buckets + ring_count(t0, min(t1, history.start)) + ring_count(
+            max(t0, history.end), t1)
+
     def draw(self, t0: float, t1: float, columns: int) -> tuple[
             FloatArray, FloatArray, QualityArray]:
         """What to draw for [t0, t1] at ``columns`` pixels: the curve's points (min/max
         per column, plus the neighbours outside so the line reaches the plot's edges)
-        and each column's worst quality."""
+        and each column's worst quality. Dense data is summarized on a time-aligned
+        grid of columns kept between frames (hmi.core.trend_columns); sparse data is
+        drawn as it is."""
+        appended, dropped = self.ring.take_changes()
+        self.columns.invalidate_from(appended)
+        if self.history is None or dropped >= self.history.end:  # the ring was drawn there
+            self.columns.invalidate_to(dropped)
+        if self.count(t0, t1) > CACHED_ABOVE * columns:
+            return self._draw_columns(t0, t1, columns)
+        return self._draw_points(t0, t1, columns)
+
+    def _draw_columns(self, t0: float, t1: float, columns: int) -> tuple[
+            FloatArray, FloatArray, QualityArray]:
+        width = self.columns.aligned((t1 - t0) / columns)
+        first, end = math.floor(t0 / width), math.floor(t1 / width) + 1
+        held = self.columns.get(first, end, self.window)
+        curve_t, curve_v = held.points()
+        # the neighbours outside, so the line reaches the plot's edges
+        a, b = first * width, end * width
+        times, lows, _, quality = self.window(a - width, a)
+        before = np.flatnonzero(times < a)[-1:]
+        after_t, after_v, _, _ = self.window(b, b + width)
+        after = np.flatnonzero(after_t >= b)[:1]
+        curve_t = np.concatenate((times[before], curve_t, after_t[after]))
+        curve_v = np.concatenate((lows[before], curve_v, after_v[after]))
+        levels = held.levels(int(quality[before[0]]) if len(before) else NO_DATA)
+        # each screen column: the worse of the (at most two) grid columns it overlaps
+        step = (t1 - t0) / columns
+        left = np.arange(columns) * step + t0
+        k1 = np.clip(np.floor(left / width).astype(np.intp) - first, 0, len(levels) - 1)
+        k2 = np.clip(np.floor((left + 0.999 * step) / width).astype(np.intp) - first,
+                     0, len(levels) - 1)
+        return curve_t, curve_v, np.maximum(levels[k1], levels[k2])
+
+    def _draw_points(self, t0: float, t1: float, columns: int) -> tuple[
+            FloatArray, FloatArray, QualityArray]:
         times, lows, highs, quality = self.window(t0, t1)
         if not len(times):
             return times, lows, np.full(columns, NO_DATA, dtype=np.int8)
