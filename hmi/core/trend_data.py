@@ -83,7 +83,8 @@ def sample_value(sample: Sample) -> float:
 
 SPARSE_POINTS = 2.0  # up to this many points per pixel column are drawn as they are
 SPARSE_ENVELOPES = 1.25  # history buckets likewise (each is two points, min and max)
-CACHED_ABOVE = 0.5  # more points per pixel column than this: summarized columns, kept
+CACHED_ABOVE = SPARSE_ENVELOPES  # more points per column: summarized columns, kept
+# (at about a point or a bucket per column, drawing them as they are costs less)
 
 
 def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
@@ -193,18 +194,33 @@ class PenSeries:
         a, b = first * width, end * width
         times, lows, _, quality = self.window(a - width, a)
         before = np.flatnonzero(times < a)[-1:]
-        after_t, after_v, _, _ = self.window(b, b + width)
-        after = np.flatnonzero(after_t >= b)[:1]
-        curve_t = np.concatenate((times[before], curve_t, after_t[after]))
-        curve_v = np.concatenate((lows[before], curve_v, after_v[after]))
+        parts_t, parts_v = [times[before], curve_t], [lows[before], curve_v]
+        if self._last_time() >= b:  # (a live view has nothing after it: skip the look)
+            after_t, after_v, _, _ = self.window(b, b + width)
+            after = np.flatnonzero(after_t >= b)[:1]
+            parts_t.append(after_t[after])
+            parts_v.append(after_v[after])
         levels = held.levels(int(quality[before[0]]) if len(before) else NO_DATA)
         # each screen column: the worse of the (at most two) grid columns it overlaps
-        step = (t1 - t0) / columns
-        left = np.arange(columns) * step + t0
-        k1 = np.clip(np.floor(left / width).astype(np.intp) - first, 0, len(levels) - 1)
-        k2 = np.clip(np.floor((left + 0.999 * step) / width).astype(np.intp) - first,
-                     0, len(levels) - 1)
-        return curve_t, curve_v, np.maximum(levels[k1], levels[k2])
+        offset = t0 / width - first  # where the screen's columns start in the grid's
+        if len(levels) == columns + 1:
+            shown = levels[:-1] if offset < 0.001 else np.maximum(levels[:-1], levels[1:])
+        else:  # the rounding of the width put one column more or less in view
+            step = (t1 - t0) / columns / width
+            left = offset + np.arange(columns) * step
+            k1 = np.clip(left.astype(np.intp), 0, len(levels) - 1)
+            k2 = np.clip((left + 0.999 * step).astype(np.intp), 0, len(levels) - 1)
+            shown = np.maximum(levels[k1], levels[k2])
+        return np.concatenate(parts_t), np.concatenate(parts_v), shown
+
+    def _last_time(self) -> float:
+        """The newest time the pen holds (a sample or a history bucket)."""
+        times = self.ring.values.view()[0]
+        last = float(times[-1]) if len(times) else -math.inf
+        history = self.history
+        if history is not None and len(history.times):
+            last = max(last, float(history.times[-1]))
+        return last
 
     def _draw_points(self, t0: float, t1: float, columns: int) -> tuple[
             FloatArray, FloatArray, QualityArray]:
