@@ -120,6 +120,7 @@ class TrendView(QWidget):
         self._shift_starts = tuple(shift_starts)
         self._export_dir = export_dir or Path.home()
         self._drawn_at = -math.inf  # the view's end time at the last redraw
+        self._drawn_clock = -math.inf  # the clock when the last live redraw began
         self._scrolling = False
         self.redraws = 0
         self._error = ""
@@ -284,17 +285,24 @@ class TrendView(QWidget):
         and the last redraw is LIVE_DATA_REDRAW_S old (a 24 h window moves one pixel in
         45 s; repainting it at 10 Hz would cost the loop for nothing). Paused, the view
         stays still while the rings keep filling. The redraw is made in slices between
-        other events (see ``_start_frame``); the view scrolls when it is ready."""
+        other events (see ``_start_frame``); the view scrolls when it is ready.
+
+        The live view moves by whole pixel columns (its end is now rounded up to the
+        column grid, as the pens' columns are: hmi.core.trend_columns): between two
+        moves the plot's transform stays put, so a redraw with new data repaints only
+        where the curves changed, at the right edge, not the whole plot and its axes."""
         if self.model.following:
             now = self._clock()
             column = self.span / self.canvas.columns()
-            since = now - self._drawn_at
-            if force or since >= column or (self.model.new_data_since < math.inf and
-                                   since >= LIVE_DATA_REDRAW_S) or since < 0:
+            end = math.ceil(now / column) * column
+            stale = (self.model.new_data_since < math.inf and
+                     now - self._drawn_clock >= LIVE_DATA_REDRAW_S)
+            if force or end != self._drawn_at or stale or now < self._drawn_clock:
                 if force:  # the operator asked (Live, a window): move the view at once
-                    self._scroll_to(now - self.span, now)
+                    self._scroll_to(end - self.span, end)
                 if force or self._frame is None:  # else the frame being made shows first
-                    self._start_frame(now - self.span, now, scroll=True)
+                    self._drawn_clock = now
+                    self._start_frame(end - self.span, end, scroll=True)
                 return
         elif self.model.new_data_since <= self.canvas.x_range()[1]:
             self._request_frame()
