@@ -77,7 +77,7 @@ class Frame:
             pen = self._todo.pop(0)
             times, values, self.levels[pen.name] = pen.series.draw(
                 self.t0, self.t1, self.columns)
-            self.curves[pen.name] = prepare(times, values)
+            self.curves[pen.name] = prepare(times, values, pen.curve.data)
             if time.perf_counter() - started >= budget_s:
                 break
         return not self._todo
