@@ -25,9 +25,10 @@ FloatArray = npt.NDArray[np.float64]
 @dataclass(frozen=True, slots=True)
 class CurveData:
     """Points to draw (NaN = a gap) with their paths and bounds, ready to show. The path
-    is in two parts: the body (the first ``body_len`` points) and the tail (the rest,
-    from the body's last point on), so a live frame whose older points have not changed
-    keeps the body it had and builds, and repaints, only the tail."""
+    is in two parts: the body (the first ``body_len`` points, and maybe a few older ones
+    that have scrolled out of the plot to the left) and the tail (the rest, from the
+    body's last point on), so a live frame whose older points have not changed keeps
+    the body it had and builds, and repaints, only the tail."""
 
     x: FloatArray
     y: FloatArray
@@ -67,23 +68,41 @@ def _union(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float
     return min(a[0], b[0]), max(a[1], b[1])
 
 
+def _kept_body(x: FloatArray, y: FloatArray, previous: CurveData | None) -> int:
+    """How many of the new points the previous body draws, 0 if it is not to be kept.
+    It is kept while the new points begin with its points, after skipping those that
+    scrolled out to the left (the body still holds them: outside the plot, clipped), as
+    long as neither the skipped points nor the points after the body are too many."""
+    if previous is None or previous.body_len < 2:
+        return 0
+    n, end = len(x), previous.body_len
+    skipped = int(np.searchsorted(previous.x[:end], x[0], side="left"))
+    k = end - skipped
+    if skipped > TAIL_MAX or k < 2 or k >= n or n - k > TAIL_MAX:
+        return 0
+    if not (np.array_equal(x[:k], previous.x[skipped:end])
+            and np.array_equal(y[:k], previous.y[skipped:end], equal_nan=True)):
+        return 0
+    return k
+
+
 def prepare(x: FloatArray, y: FloatArray, previous: CurveData | None = None) -> CurveData:
     """The paths through the finite points; NaN breaks the line. With the ``previous``
-    data of the same curve, its body is kept when the new points start with the same
-    ones (a live frame: only the newest columns changed)."""
+    data of the same curve, its body is kept when the new points go on from its points
+    (a live frame: only the newest columns changed, and maybe some scrolled out)."""
     n = len(x)
     if not n:
         return CurveData(EMPTY_X, EMPTY_X, QPainterPath(), QPainterPath(), 0, NO_RANGE,
                          NO_RANGE, NO_RANGE, QRectF(), math.nan)
-    k = previous.body_len if previous is not None else 0
-    if not (previous is not None and 2 <= k < n and n - k <= TAIL_MAX
-            and np.array_equal(x[:k], previous.x[:k])
-            and np.array_equal(y[:k], previous.y[:k], equal_nan=True)):
+    k = _kept_body(x, y, previous)
+    if k and previous is not None:
+        body = previous.body
+        body_y_range = (previous.body_y_range if previous.x[0] == x[0]
+                        else _finite_range(y[:k]))  # without the points scrolled out
+    else:
         k = n - TAIL_POINTS if n > 2 * TAIL_POINTS else 0
         body = pg.arrayToQPath(x[:k], y[:k], connect="finite") if k else QPainterPath()
         body_y_range = _finite_range(y[:k])
-    else:
-        body, body_y_range = previous.body, previous.body_y_range
     tail_x, tail_y = (x[k - 1:], y[k - 1:]) if k else (x, y)  # joined at the body's end
     tail = pg.arrayToQPath(tail_x, tail_y, connect="finite")
     tail_y_range = _finite_range(tail_y)

@@ -149,11 +149,17 @@ def test_a_curve_keeps_its_body_only_while_the_older_points_are_the_same():
     x = np.arange(200, dtype=np.float64)
     y = np.sin(x / 10)
     y[50] = np.nan
+    y[2] = -50.0
     first = prepare(x, y)
     assert first.body_len == 200 - TAIL_POINTS
     grown = prepare(np.append(x, 200.0), np.append(y, 5.0), first)
     assert grown.body is first.body
-    assert grown.y_range == (pytest.approx(-1.0, abs=1e-3), 5.0)
+    assert grown.y_range == (-50.0, 5.0)
+    scrolled = prepare(np.append(x, 200.0)[7:], np.append(y, 5.0)[7:], grown)
+    assert scrolled.body is first.body  # the older points scrolled out: kept all the same
+    assert scrolled.body_len == first.body_len - 7
+    assert scrolled.x_range == (7.0, 200.0)
+    assert scrolled.y_range == (pytest.approx(-1.0, abs=1e-3), 5.0)  # not the gone -50
     moved = y.copy()
     moved[3] = 9.0  # an older point changed (a scroll, a new fill): everything again
     again = prepare(x, moved, grown)
