@@ -146,7 +146,7 @@ class TrendView(QWidget):
         self._build_layout()
         self._connect()
         self.toolbar.set_windows(self.span)
-        self.model.subscribe(self._on_model_changed)
+        self._leave_model = self.model.subscribe(self._on_model_changed)
         self._pens_changed()
         self._on_model_changed(TrendChange.MODE | TrendChange.RANGE | TrendChange.NOW)
 
@@ -582,7 +582,9 @@ class TrendView(QWidget):
         self.toolbar.set_status(f"Exported {rows} rows to {path}")
 
     def close_view(self) -> None:
-        """Stop history requests in flight (the window is closing)."""
+        """Stop history requests in flight and stop following the model (the window is
+        closing; a model given to the view may outlive it)."""
+        self._leave_model()
         self._frame_timer.stop()
         self._frame = None
         self.canvas.setUpdatesEnabled(True)
