@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hmi.core.decimate import NO_DATA, column_quality, decimate
+from hmi.core.decimate import NO_DATA, column_edges, column_quality, decimate
 from hmi.core.history import BAD, GOOD, UNCERTAIN, Buckets
 from hmi.core.ring import TrendRing
 from hmi.core.samples import Quality, Sample
@@ -93,6 +93,21 @@ def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
     values = np.empty(2 * len(times))
     values[0::2], values[1::2] = lows, highs
     return np.repeat(times, 2), values
+
+
+def _levels(times: FloatArray, quality: QualityArray, t0: float, t1: float, columns: int,
+            before: int) -> QualityArray:
+    """column_quality, with a short way for the usual case: every sample GOOD (then each
+    column from the first sample's on is GOOD, those before hold ``before``)."""
+    if not (len(quality) and not quality.any() and before in (GOOD, NO_DATA)):
+        return column_quality(times, quality, t0, t1, columns, before)
+    levels = np.full(columns, GOOD, dtype=np.int8)
+    if before == NO_DATA:
+        first = float(times[0])
+        column = (columns - 1 if first == t1 else  # the last column holds t1 too
+                  int(np.searchsorted(column_edges(t0, t1, columns), first, side="right")) - 1)
+        levels[:max(0, min(column, columns))] = NO_DATA
+    return levels
 
 
 class PenSeries:
@@ -240,8 +255,8 @@ class PenSeries:
             curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
         inside = int(head[0])  # window() keeps at most one point before t0
         before = int(quality[0]) if inside else NO_DATA
-        levels = column_quality(times[inside:], quality[inside:], t0, t1, columns, before)
-        return curve_t, curve_v, levels
+        return curve_t, curve_v, _levels(times[inside:], quality[inside:], t0, t1, columns,
+                                         before)
 
     def curve(self, t0: float, t1: float, columns: int) -> tuple[FloatArray, FloatArray]:
         times, values, _ = self.draw(t0, t1, columns)

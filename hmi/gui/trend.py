@@ -121,6 +121,7 @@ class TrendView(QWidget):
         self._export_dir = export_dir or Path.home()
         self._drawn_at = -math.inf  # the view's end time at the last redraw
         self._drawn_clock = -math.inf  # the clock when the last live redraw began
+        self._shown_range = (math.nan, math.nan)  # the range of the frame on show
         self._scrolling = False
         self.redraws = 0
         self._error = ""
@@ -364,6 +365,7 @@ class TrendView(QWidget):
         self._frame_timer.stop()
         self._frame = None
         self.canvas.setUpdatesEnabled(True)
+        moved = (frame.t0, frame.t1) != self._shown_range  # the whole plot repaints then
         if frame.scroll and self.model.following:
             self._scroll_to(frame.t0, frame.t1)
         elif frame.scroll:  # paused or left live mode while it was being made
@@ -374,8 +376,9 @@ class TrendView(QWidget):
         for pen in pens:
             shown = frame.curves.get(pen.name)
             if shown is not None and pen.visible:
-                pen.curve.show_data(shown)
+                pen.curve.show_data(shown, whole=moved)
         self.quality.update(pens, frame.levels, frame.t0, frame.t1)
+        self._shown_range = (frame.t0, frame.t1)
         # Settle the Y autorange now (pyqtgraph does it when the paint begins, and the
         # axes it moves then ask for a second paint of the whole plot).
         self.canvas.scene().prepareForPaint()

@@ -145,9 +145,11 @@ class PathCurve(pg.GraphicsObject):  # type: ignore[misc]  # pyqtgraph is untype
     def set_data(self, x: FloatArray, y: FloatArray) -> None:
         self.show_data(prepare(x, y))
 
-    def show_data(self, data: CurveData) -> None:
+    def show_data(self, data: CurveData, whole: bool = False) -> None:
+        """Show ``data``; repaint only its changed part when it kept the body, unless
+        ``whole`` (the view moves: everything is repainted anyway)."""
         old = self._data
-        if data.body is old.body and data.body_len and self._holds(data):
+        if not whole and data.body is old.body and data.body_len and self._holds(data):
             self._data = data
             self.partial_updates += 1
             if data.y_range != old.y_range:  # the Y autorange may move (a full repaint);

@@ -155,3 +155,24 @@ def test_history_buckets_and_live_samples_join_in_the_columns():
     series.set_history(None)  # a new fill: nothing kept from the old one
     x, y, _ = series.draw(T0 - 7000, T0 + 300, 1000)
     assert np.nanmin(y) == 500.0
+
+
+def test_the_short_way_for_all_good_columns_gives_what_column_quality_gives():
+    from hmi.core.decimate import column_quality
+    from hmi.core.trend_data import _levels
+
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        columns = int(rng.integers(1, 50))
+        t0, t1 = 100.0, 100.0 + float(rng.uniform(1, 100))
+        count = int(rng.integers(1, 80))
+        times = np.sort(rng.uniform(t0, t1 + 20, count))
+        if rng.random() < 0.2:
+            times[0] = t1 if rng.random() < 0.5 else t0  # on the grid's edges
+            times.sort()
+        quality = np.zeros(count, dtype=np.int8)
+        if rng.random() < 0.3:
+            quality[rng.integers(0, count)] = BAD
+        for before in (NO_DATA, GOOD, BAD):
+            assert np.array_equal(_levels(times, quality, t0, t1, columns, before),
+                                  column_quality(times, quality, t0, t1, columns, before))
