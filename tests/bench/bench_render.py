@@ -25,7 +25,8 @@ The ratios naive/ours (p50 frame, same run) are printed at the end.
 
 A 5 ms asyncio call_later chain measures the GUI loop's stall during our pans and the
 live phases.
-Goal: frame <= 33 ms (>= 30 fps) and loop stall p99 < 16 ms. Prints the process's RSS
+Goal: frame p95 <= 33 ms (>= 30 fps) and loop stall p99 < 16 ms; a live frame p50
+<= 16 ms (60 fps). Prints the process's RSS
 with the view open.
 """
 
@@ -48,7 +49,7 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject
 
 WIDTH, HEIGHT = 1920, 1080
-FRAME_BUDGET_MS, STALL_P99_MS = 33.0, 16.0
+FRAME_BUDGET_MS, STALL_P99_MS, LIVE_FRAME_P50_MS = 33.0, 16.0, 16.0
 T_END = 1_700_000_000.0
 
 
@@ -68,10 +69,11 @@ def percentile(values: list[float], q: float) -> float:
 P50: dict[str, float] = {}  # phase -> p50 frame ms, for the ratios at the end
 
 
-def report(name: str, frames: list[float], stalls: list[float] | None = None) -> bool:
+def report(name: str, frames: list[float], stalls: list[float] | None = None,
+           p50_goal: float | None = None) -> bool:
     p50, p95, worst = percentile(frames, 0.5), percentile(frames, 0.95), max(frames)
     P50[name] = p50
-    ok = p95 <= FRAME_BUDGET_MS
+    ok = p95 <= FRAME_BUDGET_MS and (p50_goal is None or p50 <= p50_goal)
     line = (f"{name:<34} frames {len(frames):3d}  p50 {p50:7.1f}  p95 {p95:7.1f}  "
             f"max {worst:7.1f} ms  ({1000 / p50:5.1f} fps at p50)")
     if stalls is not None:
@@ -198,7 +200,8 @@ async def bench_ours(args: argparse.Namespace, data: dict[str, Any], history: An
             ticks.append((time.perf_counter() - tick_start) * 1000)
             await asyncio.sleep(max(0.0, 0.1 - (time.perf_counter() - tick_start)))
         stalls = probe.stop()
-        ok &= report(f"ours, {label}: live {window_text(span)}, frames", frames or [math.nan])
+        ok &= report(f"ours, {label}: live {window_text(span)}, frames", frames or [math.nan],
+                     p50_goal=LIVE_FRAME_P50_MS)
         ok &= report(f"ours, {label}: live {window_text(span)}, all ticks", ticks, stalls)
     return ok, view
 
@@ -313,7 +316,8 @@ async def run(args: argparse.Namespace) -> int:
             naive = naive_pan if "pan" in name else naive_live  # naive live: 24 h
             print(f"ratio naive/ours at p50, {name}: {naive / p50:.1f}x "
                   f"(naive {naive:.0f} / ours {p50:.1f} ms)")
-    print(f"goal (frame p95 <= {FRAME_BUDGET_MS:g} ms, loop stall p99 < {STALL_P99_MS:g} ms) "
+    print(f"goal (frame p95 <= {FRAME_BUDGET_MS:g} ms, live frame p50 <= "
+          f"{LIVE_FRAME_P50_MS:g} ms, loop stall p99 < {STALL_P99_MS:g} ms) "
           f"met with the historian: {'yes' if ok else 'NO'}; rings only: "
           f"{'yes' if ok_rings else 'NO'}")
     return 0 if ok else 1
