@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import getpass
-import json
 import logging
-import math
 import os
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from hmi import __version__
-from hmi.commands import audit as audit_commands
-from hmi.commands import devices as devices_commands
-from hmi.commands import export as export_commands
-from hmi.commands import opcua as opcua_commands
-from hmi.commands import secrets as secrets_commands
-from hmi.commands import users as users_commands
+from hmi.commands.parser import register_commands
 from hmi.config import ConfigError, load_site, parse_site
-from hmi.core.samples import Sample
 from hmi.core.site import Device, DeviceKind, Site
+from hmi.folders import data_dir
 from hmi.logs import LOG_DIR_ENV, configure_logging, redact_secrets, stop_logging
-from hmi.store.database import StoreError
 
 EXIT_OK, EXIT_FAILURE = 0, 2
 DEMO_CONFIG = "config/demo.toml"
@@ -60,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for issue in exc.issues:
             print(issue, file=sys.stderr)
         return EXIT_FAILURE
-    except (CliError, OSError, StoreError) as exc:
+    except (CliError, OSError) as exc:
         print(f"hmi {args.command}: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
@@ -98,15 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path)
     check.set_defaults(func=_cmd_check_config)
 
-    tags = commands.add_parser("tags", help="tag tools")
-    tag_commands = tags.add_subparsers(dest="tags_command", required=True, metavar="ACTION")
-    read = tag_commands.add_parser("read", help="read every configured tag once")
-    read.add_argument("--config", type=Path, required=True, help="site file (TOML)")
-    read.add_argument("--json", action="store_true", help="one JSON object per line")
-    read.set_defaults(func=_cmd_tags_read)
-    for register in (devices_commands.register, opcua_commands.register, export_commands.register,
-                     users_commands.register, audit_commands.register, secrets_commands.register):
-        register(commands)
+    register_commands(commands)
     return parser
 
 
@@ -131,7 +113,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     site = load_site(args.config)
-    data = args.data or _user_data_dir()
+    data = data_dir(args.data)
     data.mkdir(parents=True, exist_ok=True)
     return _run_gui(site, data, args, demo=False)
 
@@ -151,6 +133,7 @@ def _check_writable_png(path: Path) -> None:
 
 def _run_gui(site: Site, data: Path, args: argparse.Namespace, *, demo: bool) -> int:
     from hmi.app import AppError, AppOptions, run_app  # noqa: PLC0415 (Qt: GUI commands only)
+    from hmi.store.database import StoreError  # noqa: PLC0415 (loaded by the app anyway)
 
     options = AppOptions(
         site=site,
@@ -163,7 +146,7 @@ def _run_gui(site: Site, data: Path, args: argparse.Namespace, *, demo: bool) ->
     )
     try:
         return run_app(options)
-    except AppError as exc:
+    except (AppError, StoreError) as exc:
         raise CliError(str(exc)) from None
 
 
@@ -175,33 +158,6 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
         f"{_count(len(site.production_rules), 'production rule')}"
     )
     return EXIT_OK
-
-
-def _cmd_tags_read(args: argparse.Namespace) -> int:
-    site = load_site(args.config)
-    samples = asyncio.run(_read_all(site))
-    by_name = {s.tag: s for s in samples}
-    for tag in site.tags:
-        sample = by_name.get(tag.name)
-        if sample is None:  # every configured tag is printed, answered or not
-            now = time.time()
-            sample = Sample.bad(tag.name, "no answer for this tag", now)
-        if args.json:
-            print(json.dumps(_sample_json(sample, tag.units), ensure_ascii=False))
-        else:
-            print(_sample_line(sample, tag.units))
-    return EXIT_OK
-
-
-async def _read_all(site: Site) -> list[Sample]:
-    from hmi.core.bus import TagBus  # noqa: PLC0415
-    from hmi.devices.supervisor import DeviceSupervisor  # noqa: PLC0415
-
-    supervisor = DeviceSupervisor(site, TagBus())
-    try:
-        return await supervisor.read_all_once()
-    finally:
-        await supervisor.stop()
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -216,32 +172,6 @@ def _quiet_console() -> None:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _sample_json(sample: Sample, units: str) -> dict[str, object]:
-    value = sample.value
-    if isinstance(value, float) and not math.isfinite(value):
-        value = None  # JSON has no NaN; the quality and detail say what happened
-    return {
-        "name": sample.tag,
-        "value": value,
-        "units": units,
-        "quality": sample.quality.value,
-        "detail": sample.detail,
-        "timestamp": _iso(sample.source_time),
-    }
-
-
-def _sample_line(sample: Sample, units: str) -> str:
-    value = "—" if sample.value is None else str(sample.value)
-    quality = sample.quality.value + (f" ({sample.detail})" if sample.detail else "")
-    return f"{sample.tag:<28} {value:>14} {units:<6} {quality:<10} {_iso(sample.source_time)}"
-
-
-def _iso(timestamp: float) -> str:
-    from datetime import UTC, datetime  # noqa: PLC0415
-
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
 def shift_ports(site: Site, offset: int) -> Site:
@@ -264,12 +194,6 @@ def shift_ports(site: Site, offset: int) -> Site:
             devices.append(dataclasses.replace(device, port=device.port + offset))
     mes = dataclasses.replace(site.mes, url=move(site.mes.url)) if site.mes else None
     return dataclasses.replace(site, devices=tuple(devices), mes=mes)
-
-
-def _user_data_dir() -> Path:
-    import platformdirs  # noqa: PLC0415
-
-    return Path(platformdirs.user_data_dir("hmi", appauthor=False))
 
 
 if __name__ == "__main__":

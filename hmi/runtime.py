@@ -1,6 +1,9 @@
-"""Everything but the window: bus, device workers, store, services and the MES sender.
+"""Everything but the window: bus, device thread, consumers, store, services, MES sender.
 
-Built by the composition root (hmi/app.py) and by CLI commands that need no GUI.
+Built by the composition root (hmi/app.py) and by CLI commands that need no GUI. The
+devices run on their own loop and thread (hmi.devices.host); their Samples arrive on this
+loop's TagBus, and every consumer (historian, production recorder; the screens' feed is
+added by the app) reads them through the one ConsumerRunner.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hmi.core.bus import TagBus
+from hmi.core.consumers import ConsumerRunner
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
-from hmi.devices.supervisor import DeviceSupervisor
-from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
+from hmi.folders import DATABASE_FILE
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
 from hmi.services.historian import HistorianService, RetentionPolicy
@@ -23,6 +27,7 @@ from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.security import StationSecurity
 from hmi.services.writes import WriteService
+from hmi.station import build_devices
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
@@ -30,8 +35,6 @@ from hmi.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
 
-DATABASE_FILE = "hmi.sqlite3"
-PKI_FOLDER = "pki"  # OPC UA certificates: own/, trusted/, rejected/
 
 
 class MesMonitor:
@@ -50,15 +53,21 @@ class MesMonitor:
             return self._problem
         return self._sender.last_error if self._sender else ""
 
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """The sender's notifications (queued, sent, rejected, retried, MES lost or back);
+        without a sender nothing moves, so nothing is ever said."""
+        if self._sender is None:
+            return _nothing
+        return self._sender.add_listener(listener)
+
 
 class Runtime:
     def __init__(self, site: Site, data_dir: Path) -> None:
         self.site = site
         self.data_dir = data_dir
-        self.bus = TagBus()
-        self.supervisor = DeviceSupervisor(
-            site, self.bus, pki_dir=data_dir / PKI_FOLDER, password_provider=read_password
-        )
+        self.bus = TagBus(known_tags=(tag.name for tag in site.tags))
+        self.runner = ConsumerRunner(self.bus)
+        self.devices = build_devices(site, self.bus, data_dir)
         self.database: Database = open_database(data_dir / DATABASE_FILE)
         # the site's [historian] section (defaults: raw 90 days, roll-ups 3 years, 60 s)
         settings = site.historian
@@ -68,18 +77,16 @@ class Runtime:
         )
         # every sample kept: subscribes now, so nothing published before start() is missed
         self.historian = HistorianService(
-            self.bus,
-            self.database,
-            site.tags,
-            heartbeat=settings.heartbeat,
-            retention=retention,
+            self.database, site.tags, heartbeat=settings.heartbeat, retention=retention
         )
+        self.runner.add(self.historian, overflow=self.historian.overflow,
+                        maxsize=self.historian.queue_size)
         # who may do what, and the audit trail that says who did (hmi/security)
         security = StationSecurity.build(self.database, site.security)
         self.audit, self.user_store = security.audit, security.user_store
         self.auth, self.guard, self.users = security.auth, security.guard, security.users
         self.session = Session(self.auth, site.security.idle_lock_minutes)
-        self.writes = WriteService(site, self.supervisor.write, self.guard, self.audit.record,
+        self.writes = WriteService(site, self.devices.write, self.guard, self.audit.record,
                                    self.bus.latest)
         self.events = EventRepository(self.database)
         self.outbox = OutboxRepository(self.database)
@@ -99,24 +106,30 @@ class Runtime:
         self.outbox_queue = OutboxQueue(self.outbox, notify, self.guard)
         self.mes_monitor = MesMonitor(self.outbox_queue, self.sender, problem)
         self.recorder = ProductionRecorder(
-            self.bus, site.production_rules, self.events, self.production.on_new_event
+            site.production_rules, self.events, self.production.on_new_event
         )
+        # few samples (the counters only), and none may go: a full queue keeps its oldest
+        self.runner.add(self.recorder, overflow=self.recorder.overflow, maxsize=100_000,
+                        tags=self.recorder.tags)
         self._tasks: list[asyncio.Task[None]] = []
 
     def add_status_listener(self, listener: Callable[[DeviceStatus], None]) -> None:
-        self.supervisor.add_status_listener(listener)
+        """``listener(status)`` on this loop at every device status change."""
+        self.devices.add_status_listener(listener)
 
     async def start(self) -> None:
-        self._tasks.append(asyncio.create_task(self.recorder.run(), name="production-recorder"))
+        self.bus.attach(asyncio.get_running_loop())
         if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(), name="mes-sender"))
-        self.historian.start()
-        await self.supervisor.start()
+        self.runner.start()
+        await self.devices.start()
 
     async def stop(self) -> None:
-        """Stop workers and tasks, close connections and the database; bounded in time."""
-        await self.supervisor.stop()
-        await self.historian.stop()  # writes what is buffered; bounded by its stop timeout
+        """Stop the devices, let the consumers store what they were handed, stop the
+        tasks, close the database; bounded in time."""
+        await self.devices.stop()
+        self.bus.flush()  # samples handed over as the devices stopped reach the queues
+        await self.runner.stop()  # the historian writes what it has (bounded)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

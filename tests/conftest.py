@@ -101,3 +101,20 @@ def all_quality(bus: TagBus, tags: Iterable[Tag], quality: Quality) -> bool:
     """Every tag's latest sample on the bus has this quality."""
     samples = [bus.latest(t.name) for t in tags]
     return all(s is not None and s.quality is quality for s in samples)
+
+
+class TappedBus(TagBus):
+    """A TagBus that also hands every delivered batch to the test's taps: device tests
+    watch what a worker publishes, batch by batch, without a consumer task."""
+
+    def __init__(self, known_tags: Iterable[str] | None = None) -> None:
+        super().__init__(known_tags)
+        self._taps: list[Any] = []
+
+    def tap(self, callback: Any) -> None:
+        self._taps.append(callback)
+
+    def _deliver(self, samples: Any) -> None:
+        super()._deliver(samples)
+        for callback in self._taps:
+            callback(list(samples))

@@ -14,7 +14,7 @@ from sqlalchemy import insert
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.runtime import DATABASE_FILE
 from hmi.store.database import open_database
-from hmi.store.schema import historian_samples, historian_tags
+from hmi.store.schema.historian import historian_samples, historian_tags
 from tests.test_cli import VALID_SITE, assert_no_crash, run_hmi
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC).timestamp()

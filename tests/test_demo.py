@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import sqlite3
 import subprocess
@@ -177,3 +178,12 @@ def test_demo_unwritable_screenshot_is_a_one_line_reason(tmp_path: Path) -> None
     assert result.returncode == 2, result.stderr
     assert_no_crash(result)
     assert str(target) in result.stderr
+
+
+def test_demo_freezes_its_start_up_heap_out_of_the_collector(demo_run: DemoRun) -> None:
+    """Once the runtime and window are built, the app freezes what start-up made, so the
+    full collections that pause the GUI loop no longer walk it (hmi.app.settle_gc)."""
+    log = (demo_run.data.parent / "log" / "hmi.log").read_text(encoding="utf-8")
+    frozen = re.findall(r"garbage collector: (\d+) start-up objects frozen", log)
+    assert len(frozen) == 1, log[-3000:]
+    assert int(frozen[0]) > 0

@@ -15,21 +15,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import re
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from hmi.commands.export import TIME_HELP, ExportError, parse_time
+from hmi.commands.export import ExportError, parse_time
 from hmi.commands.login import (
     EXIT_BROKEN,
     EXIT_OK,
     CommandError,
     Passwords,
     Station,
-    add_login_arguments,
-    add_station_arguments,
     guarded,
 )
 from hmi.core.security import Action
@@ -37,32 +34,8 @@ from hmi.services.audit import AuditService
 from hmi.store.audit import AuditFilter
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `hmi audit` to the `hmi` parser."""
-    audit = commands.add_parser("audit", help="the audit trail: verify its chain, export it")
-    actions = audit.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
-
-    verify = actions.add_parser(
-        "verify", help="check every row against its hash: OK (exit 0) or BROKEN (exit 1)"
-    )
-    add_station_arguments(verify)
-    verify.set_defaults(func=guarded("audit verify", _cmd_verify))
-
-    export = actions.add_parser("export", help="rows in a time range to CSV (needs --as)")
-    # "--from -8h": argparse would take "-8h" for an option; relative times are values.
-    export._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?[smhdw]?$")
-    export.add_argument("--from", dest="start", required=True, metavar="T", help=TIME_HELP)
-    export.add_argument("--to", dest="end", required=True, metavar="T", help=TIME_HELP)
-    export.add_argument("--csv", type=Path, required=True, metavar="OUT", help="CSV file to write")
-    export.add_argument("--user", default="", metavar="U", help="only rows of this user")
-    export.add_argument("--action", default="", metavar="A",
-                        help="only rows of this action (login_failed, user_added, ...)")
-    add_login_arguments(export)
-    add_station_arguments(export)
-    export.set_defaults(func=guarded("audit export", _cmd_export))
-
-
-def _cmd_verify(args: argparse.Namespace) -> int:
+@guarded("audit verify")
+def cmd_verify(args: argparse.Namespace) -> int:
     station = Station.open(args, create=False)
     try:
         report = station.audit.verify()
@@ -75,7 +48,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_export(args: argparse.Namespace) -> int:
+@guarded("audit export")
+def cmd_export(args: argparse.Namespace) -> int:
     now = time.time()
     try:
         start = parse_time(args.start, now, "--from")

@@ -24,9 +24,10 @@ from typing import IO
 
 import numpy as np
 
+from hmi.commands.parser import TIME_HELP
 from hmi.config import load_site
 from hmi.core.history import BAD, GOOD, UNCERTAIN, HistoryError
-from hmi.runtime import DATABASE_FILE
+from hmi.folders import DATABASE_FILE, data_dir
 from hmi.services.history import (
     History,
     IndexArray,
@@ -34,7 +35,7 @@ from hmi.services.history import (
     last_at_or_before,
     step_times,
 )
-from hmi.store.database import open_database
+from hmi.store.database import StoreError, open_database
 from hmi.store.historian_query import HistorianQuery
 
 EXIT_OK, EXIT_FAILURE = 0, 2
@@ -42,35 +43,16 @@ QUALITY_NAMES = {GOOD: "GOOD", UNCERTAIN: "UNCERTAIN", BAD: "BAD"}
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _RELATIVE = re.compile(r"^(now)?\s*([+-])\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
 _STEP = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
-TIME_HELP = "ISO-8601 (local time without a zone; Z or +02:00 with one), or now, -8h, -1d"
 
 
 class ExportError(Exception):
     """A one-line reason; the command exits 2 with it."""
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `hmi export` to the `hmi` parser."""
-    export = commands.add_parser("export", help="write tag history to a CSV file")
-    # "--from -8h": argparse would take "-8h" for an option; relative times are values.
-    export._negative_number_matcher = re.compile(r"^-\d+(\.\d+)?[smhdw]?$")
-    export.add_argument("--config", type=Path, required=True, help="site file (TOML)")
-    export.add_argument("--tags", required=True, help="tag names, comma separated")
-    export.add_argument("--from", dest="start", required=True, metavar="T", help=TIME_HELP)
-    export.add_argument("--to", dest="end", required=True, metavar="T", help=TIME_HELP)
-    export.add_argument(
-        "--step", metavar="S",
-        help="resample to a fixed step: seconds, or 30s, 1m, 1h (default: raw samples)",
-    )
-    export.add_argument("--csv", type=Path, required=True, metavar="OUT", help="CSV file to write")
-    export.add_argument("--data", type=Path, help="data folder (default: the user data folder)")
-    export.set_defaults(func=_cmd_export)
-
-
-def _cmd_export(args: argparse.Namespace) -> int:
+def cmd_export(args: argparse.Namespace) -> int:
     try:
         return _export(args)
-    except (ExportError, HistoryError) as exc:
+    except (ExportError, HistoryError, StoreError) as exc:
         print(f"hmi export: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 
@@ -91,7 +73,7 @@ def _export(args: argparse.Namespace) -> int:
         raise ExportError(f"the range is empty: --from and --to are both {args.start}")
     site = load_site(args.config)
     units = {tag.name: tag.units for tag in site.tags}
-    database_path = (args.data or _user_data_dir()) / DATABASE_FILE
+    database_path = data_dir(args.data) / DATABASE_FILE
     if not database_path.is_file():
         raise ExportError(
             f"no database found at {database_path}; give the HMI's data folder with --data DIR"
@@ -142,12 +124,6 @@ def parse_step(text: str) -> float:
             f"--step {text!r} is not a step; give seconds (10, 0.5) or 30s, 1m, 1h"
         )
     return seconds
-
-
-def _user_data_dir() -> Path:
-    import platformdirs  # noqa: PLC0415 (only when --data is not given)
-
-    return Path(platformdirs.user_data_dir("hmi", appauthor=False))
 
 
 @contextlib.contextmanager

@@ -27,8 +27,8 @@ from hmi.core.security import (
     PermissionDeniedError,
     SecuritySettings,
 )
+from hmi.folders import DATABASE_FILE, data_dir
 from hmi.mes.secrets import SecretError
-from hmi.runtime import DATABASE_FILE
 from hmi.security.authentication import Authenticator, LoginRefusedError, shown_name
 from hmi.security.session import Session
 from hmi.services.guard import Guard
@@ -55,57 +55,27 @@ def one_line(text: str) -> str:
     return flat if len(flat) <= MAX_MESSAGE else flat[:MAX_MESSAGE] + "…"
 
 
-def guarded(title: str, command: Command) -> Command:
-    """Run ``command``; a refusal or bad input becomes ``hmi TITLE: reason`` and exit 2."""
+def guarded(title: str) -> Callable[[Command], Command]:
+    """A command whose refusal or bad input becomes ``hmi TITLE: reason`` and exit 2."""
 
-    @functools.wraps(command)
-    def run(args: argparse.Namespace) -> int:
-        try:
-            return command(args)
-        except (CommandError, InputRejectedError, PermissionDeniedError, LoginRefusedError,
-                SecretError, StoreError) as exc:
-            print(f"hmi {title}: {one_line(str(exc))}", file=sys.stderr)
-            return EXIT_FAILURE
+    def guard(command: Command) -> Command:
+        @functools.wraps(command)
+        def run(args: argparse.Namespace) -> int:
+            try:
+                return command(args)
+            except (CommandError, InputRejectedError, PermissionDeniedError, LoginRefusedError,
+                    SecretError, StoreError) as exc:
+                print(f"hmi {title}: {one_line(str(exc))}", file=sys.stderr)
+                return EXIT_FAILURE
 
-    return run
+        return run
 
-
-# -- arguments ----------------------------------------------------------------------------
-
-
-def add_station_arguments(parser: argparse.ArgumentParser, config: bool = True) -> None:
-    """``--data`` (and ``--config``, unless the command has its own)."""
-    if config:
-        parser.add_argument(
-            "--config", type=Path, metavar="F",
-            help="site file (TOML): its [security] settings apply (default: the built-in ones)",
-        )
-    parser.add_argument(
-        "--data", type=Path, metavar="DIR",
-        help="the HMI's data folder (default: the user data folder, as `hmi run`)",
-    )
-
-
-def add_login_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--as", dest="as_user", metavar="NAME", default="",
-        help="act as this user: asks for their password (lockout applies)",
-    )
-    parser.add_argument(
-        "--password-stdin", action="store_true",
-        help="read passwords from standard input, one per line (the --as user's first)",
-    )
-
-
-def user_data_dir() -> Path:
-    import platformdirs  # noqa: PLC0415 (only when --data is not given)
-
-    return Path(platformdirs.user_data_dir("hmi", appauthor=False))
+    return guard
 
 
 def database_path(args: argparse.Namespace) -> Path:
     """The app's database: hmi.sqlite3 in --data DIR, else in the user data folder."""
-    return Path(args.data or user_data_dir()) / DATABASE_FILE
+    return data_dir(args.data) / DATABASE_FILE
 
 
 # -- passwords ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hmi.core.site import OpcUaSecurity, SecurityMode, SecurityPolicy
+from hmi.folders import PKI_FOLDER, data_dir
 from hmi.mes.secrets import SecretError, read_password
 
 if TYPE_CHECKING:
@@ -27,10 +28,6 @@ class _CommandError(Exception):
     """One line for stderr and exit code 2."""
 
 
-def default_pki_dir() -> Path:
-    import platformdirs  # noqa: PLC0415
-
-    return Path(platformdirs.user_data_dir("hmi", appauthor=False)) / "pki"
 
 
 def keyring_password(name: str) -> str:
@@ -39,57 +36,6 @@ def keyring_password(name: str) -> str:
         return read_password(name)
     except SecretError as exc:
         raise _CommandError(str(exc)) from None
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add this module's subcommands to the `hmi` parser."""
-    browse = commands.add_parser(
-        "browse", help="list an OPC UA server's nodes, with node ids to paste into the config"
-    )
-    browse.add_argument("url", help="endpoint, e.g. opc.tcp://192.168.0.10:4840")
-    browse.add_argument("--depth", type=int, default=3, help="levels below Objects (default 3)")
-    browse.add_argument("--json", action="store_true", help="one JSON object per node")
-    browse.add_argument(
-        "--all", action="store_true", help="include namespace 0 (the Server object)"
-    )
-    browse.add_argument(
-        "--policy",
-        choices=[p.value for p in SecurityPolicy],
-        default=SecurityPolicy.NONE.value,
-        help="security policy (default None)",
-    )
-    browse.add_argument(
-        "--mode",
-        choices=[m.value for m in SecurityMode],
-        help="security mode (default SignAndEncrypt with a policy, else None)",
-    )
-    browse.add_argument("--username", default="", help="OPC UA user (default: anonymous)")
-    browse.add_argument(
-        "--password-secret", default="", help="keyring entry (service 'hmi') with the password"
-    )
-    browse.add_argument("--timeout", type=float, default=5.0, help="seconds per request")
-    _pki_argument(browse)
-    browse.set_defaults(func=_guarded(_cmd_browse))
-
-    certs = commands.add_parser("certs", help="OPC UA certificates: own, trusted, rejected")
-    actions = certs.add_subparsers(dest="certs_command", required=True, metavar="ACTION")
-    listing = actions.add_parser("list", help="show own, trusted and rejected certificates")
-    _pki_argument(listing)
-    listing.set_defaults(func=_guarded(_cmd_certs_list))
-    trust = actions.add_parser("trust", help="trust a rejected server certificate (or a file)")
-    trust.add_argument("certificate", metavar="THUMBPRINT|FILE")
-    _pki_argument(trust)
-    trust.set_defaults(func=_guarded(_cmd_certs_trust))
-    remove = actions.add_parser("remove", help="delete a trusted or rejected certificate")
-    remove.add_argument("thumbprint", metavar="THUMBPRINT")
-    _pki_argument(remove)
-    remove.set_defaults(func=_guarded(_cmd_certs_remove))
-
-
-def _pki_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--pki", type=Path, help="certificate folder (default: the user data folder's pki/)"
-    )
 
 
 def _guarded(command: Command) -> Command:
@@ -107,13 +53,15 @@ def _guarded(command: Command) -> Command:
 
 
 def _pki(args: argparse.Namespace) -> Path:
-    return Path(args.pki) if args.pki is not None else default_pki_dir()
+    """--pki DIR, else the data folder's pki/ (the one the app's devices trust from)."""
+    return Path(args.pki) if args.pki is not None else data_dir(args.data) / PKI_FOLDER
 
 
 # -- browse -----------------------------------------------------------------------------
 
 
-def _cmd_browse(args: argparse.Namespace) -> int:
+@_guarded
+def cmd_browse(args: argparse.Namespace) -> int:
     from hmi.devices.connection import CommError  # noqa: PLC0415
 
     if not args.url.startswith("opc.tcp://"):
@@ -162,7 +110,8 @@ async def _browse(args: argparse.Namespace, security: OpcUaSecurity) -> list[Bro
 # -- certs ------------------------------------------------------------------------------
 
 
-def _cmd_certs_list(args: argparse.Namespace) -> int:
+@_guarded
+def cmd_certs_list(args: argparse.Namespace) -> int:
     from hmi.devices.opcua_pki import PkiStore  # noqa: PLC0415
 
     pki = _pki(args)
@@ -177,7 +126,8 @@ def _cmd_certs_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_certs_trust(args: argparse.Namespace) -> int:
+@_guarded
+def cmd_certs_trust(args: argparse.Namespace) -> int:
     from hmi.devices.opcua_pki import PkiStore  # noqa: PLC0415
 
     info = PkiStore(_pki(args)).trust(args.certificate)
@@ -185,7 +135,8 @@ def _cmd_certs_trust(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_certs_remove(args: argparse.Namespace) -> int:
+@_guarded
+def cmd_certs_remove(args: argparse.Namespace) -> int:
     from hmi.devices.opcua_pki import PkiStore  # noqa: PLC0415
 
     info = PkiStore(_pki(args)).remove(args.thumbprint)

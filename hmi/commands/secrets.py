@@ -20,8 +20,6 @@ from hmi.commands.login import (
     CommandError,
     Passwords,
     Station,
-    add_login_arguments,
-    add_station_arguments,
     guarded,
 )
 from hmi.core import audit as events
@@ -42,30 +40,8 @@ MAX_SECRET_NAME = 128
 MAX_SECRET = 4096  # an API key or a password, never a file
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `hmi secrets` to the `hmi` parser."""
-    secrets = commands.add_parser(
-        "secrets", help="keyring entries the site file names (MES API key, OPC UA passwords)"
-    )
-    actions = secrets.add_subparsers(dest="secrets_command", required=True, metavar="ACTION")
-
-    store = actions.add_parser("set", help="store a secret in the OS keyring")
-    store.add_argument("name", metavar="NAME", help="the entry name the site file gives")
-    store.add_argument(
-        "--stdin", action="store_true",
-        help="read the secret as one line of standard input (after the --as password "
-             "when --password-stdin is given too)",
-    )
-    add_login_arguments(store)
-    add_station_arguments(store)
-    store.set_defaults(func=guarded("secrets set", _cmd_set))
-
-    check = actions.add_parser("check", help="say whether a secret is stored (never shows it)")
-    check.add_argument("name", metavar="NAME")
-    check.set_defaults(func=guarded("secrets check", _cmd_check))
-
-
-def _cmd_set(args: argparse.Namespace) -> int:
+@guarded("secrets set")
+def cmd_set(args: argparse.Namespace) -> int:
     name = clean_secret_name(args.name)
     _need_backend()  # before anyone types anything
     station = Station.open(args, create=True)
@@ -95,7 +71,8 @@ def _cmd_set(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_check(args: argparse.Namespace) -> int:
+@guarded("secrets check")
+def cmd_check(args: argparse.Namespace) -> int:
     name = clean_secret_name(args.name)
     _need_backend()
     try:

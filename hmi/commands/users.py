@@ -16,12 +16,9 @@ from datetime import UTC, datetime
 
 from hmi.commands.login import (
     EXIT_OK,
-    Command,
     CommandError,
     Passwords,
     Station,
-    add_login_arguments,
-    add_station_arguments,
     database_path,
     guarded,
 )
@@ -38,47 +35,11 @@ from hmi.services.users import UnknownUserError, UserInfo, parse_role
 log = logging.getLogger("hmi.security")  # beside the logins and refusals it follows
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `hmi users` to the `hmi` parser."""
-    users = commands.add_parser("users", help="local user accounts: add, passwords, disable")
-    actions = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    roles = ", ".join(r.value for r in Role)
-
-    add = actions.add_parser("add", help="add a user (the first one: the administrator)")
-    add.add_argument("name", metavar="NAME")
-    add.add_argument("--role", required=True, metavar="ROLE", help=f"one of: {roles}")
-    add.add_argument("--full-name", default="", metavar="TEXT", help="shown beside the name")
-    _common(add, _cmd_add, "users add")
-
-    passwd = actions.add_parser("passwd", help="set a user's password (your own: --as you)")
-    passwd.add_argument("name", metavar="NAME")
-    _common(passwd, _cmd_passwd, "users passwd")
-
-    disable = actions.add_parser("disable", help="stop a user from logging in")
-    disable.add_argument("name", metavar="NAME")
-    disable.add_argument("--reason", required=True, metavar="TEXT", help="why (audited)")
-    _common(disable, _cmd_disable, "users disable")
-
-    enable = actions.add_parser("enable", help="let a disabled or locked-out user log in again")
-    enable.add_argument("name", metavar="NAME")
-    enable.add_argument("--reason", default="", metavar="TEXT", help="why (audited)")
-    _common(enable, _cmd_enable, "users enable")
-
-    listing = actions.add_parser("list", help="name, full name, role and state of every user")
-    listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    _common(listing, _cmd_list, "users list")
-
-
-def _common(parser: argparse.ArgumentParser, command: Command, title: str) -> None:
-    add_login_arguments(parser)
-    add_station_arguments(parser)
-    parser.set_defaults(func=guarded(title, command))
-
-
 # -- commands -----------------------------------------------------------------------------
 
 
-def _cmd_add(args: argparse.Namespace) -> int:
+@guarded("users add")
+def cmd_add(args: argparse.Namespace) -> int:
     name = clean_user_name(args.name)  # refused before any password is asked
     role = parse_role(args.role)
     full_name = clean_text(args.full_name, "full name")
@@ -126,7 +87,8 @@ def _refuse_first(name: str, role: Role) -> None:
     )
 
 
-def _cmd_passwd(args: argparse.Namespace) -> int:
+@guarded("users passwd")
+def cmd_passwd(args: argparse.Namespace) -> int:
     name = clean_user_name(args.name)
     passwords = Passwords(args.password_stdin)
     station = Station.open(args, create=False)
@@ -149,11 +111,13 @@ def _cmd_passwd(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _cmd_disable(args: argparse.Namespace) -> int:
+@guarded("users disable")
+def cmd_disable(args: argparse.Namespace) -> int:
     return _set_disabled(args, disabled=True)
 
 
-def _cmd_enable(args: argparse.Namespace) -> int:
+@guarded("users enable")
+def cmd_enable(args: argparse.Namespace) -> int:
     return _set_disabled(args, disabled=False)
 
 
@@ -174,7 +138,8 @@ def _set_disabled(args: argparse.Namespace, *, disabled: bool) -> int:
     return EXIT_OK
 
 
-def _cmd_list(args: argparse.Namespace) -> int:
+@guarded("users list")
+def cmd_list(args: argparse.Namespace) -> int:
     passwords = Passwords(args.password_stdin)
     station = Station.open(args, create=False)
     try:

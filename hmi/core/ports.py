@@ -28,3 +28,9 @@ class OutboxMonitor(Protocol):
     def problem(self) -> str:
         """Why sending is held or failing ('' when all is well)."""
         ...
+
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` on the loop whenever the counts or the problem may have
+        changed (queued, sent, rejected, retried, the MES lost or back); returns its
+        remover. A view refreshes on this, never on a timer."""
+        ...

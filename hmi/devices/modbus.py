@@ -13,7 +13,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from hmi.core.bus import TagBus
+from hmi.core.bus import SampleSink
+from hmi.core.deadband import DeadbandFilter
 from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
 from hmi.core.samples import Sample, Value
 from hmi.core.site import Device, Tag
@@ -31,7 +32,6 @@ from hmi.devices.modbus_codec import (
     MAX_BITS_PER_REQUEST,
     MAX_GAP,
     MAX_REGISTERS_PER_REQUEST,
-    DeadbandFilter,
     ReadBlock,
     address_of,
     block_of,
@@ -69,7 +69,7 @@ _READ_METHOD = {
 
 
 class ModbusWorker:
-    """Polls one Modbus device (one unit id) and publishes its tags' Samples to the bus.
+    """Polls one Modbus device (one unit id) and hands its tags' Samples to ``sink``.
 
     ``link`` is the connection it talks through; by default a private one. ``stats``
     counts this device's requests; ``diagnostics()`` reports the link's bytes.
@@ -79,7 +79,7 @@ class ModbusWorker:
         self,
         device: Device,
         tags: Sequence[Tag],
-        bus: TagBus,
+        sink: SampleSink,
         on_status: DeviceStatusListener | None = None,
         clock: Clock = time.time,
         *,
@@ -90,14 +90,14 @@ class ModbusWorker:
     ) -> None:
         self.device = device
         self.tags = tuple(tags)
-        self._bus = bus
+        self._sink = sink
         self._clock = clock
         self.link = link if link is not None else ModbusLink(device)
         self.link.add_loss_listener(self._on_link_lost)
         # max_registers=max_bits=1, max_gap=-1: one request per tag (the benchmark baseline)
         limits = BlockLimits.of(device, max_registers, max_bits, max_gap)
         self._scans = scan_classes(device, self.tags, limits)
-        self._filter = DeadbandFilter(self.tags)
+        self._filter = DeadbandFilter({tag.name: tag.deadband for tag in self.tags})
         self._tracker = StatusTracker(device.name, on_status, clock)
         self._backoff = ReconnectBackoff()
         self._run_task: asyncio.Task[None] | None = None
@@ -274,7 +274,7 @@ class ModbusWorker:
         samples = bad_samples(self.tags, detail, self._clock())
         for sample in samples:
             self._filter.note(sample)
-        self._bus.publish_many(samples)
+        self._sink.put(samples)
 
     async def _handle_comm_loss(self, exc: CommError) -> None:
         """Publish BAD for every tag, then wait out the backoff, re-publishing BAD."""
@@ -297,7 +297,7 @@ class ModbusWorker:
     # -- polling --------------------------------------------------------------------------
 
     def _publish(self, samples: list[Sample]) -> None:
-        self._bus.publish_many(self._filter.select(samples))
+        self._sink.put(self._filter.select(samples))
 
     async def _read_scan(self, scan: ScanClass, loop_time: float | None = None) -> list[Sample]:
         if loop_time is None:
@@ -348,7 +348,7 @@ ModbusTcpWorker = ModbusWorker  # the name the supervisor and benchmarks know
 
 def build_modbus_workers(
     devices_with_tags: Iterable[tuple[Device, Sequence[Tag]]],
-    bus: TagBus,
+    sink: SampleSink,
     on_status: DeviceStatusListener | None = None,
 ) -> dict[str, ModbusWorker]:
     """One worker per Modbus device; devices with the same (kind, host, port), or the
@@ -368,6 +368,6 @@ def build_modbus_workers(
         for tag in tags:
             address_of(tag)  # a tag without a Modbus address is a config bug: say so now
     return {
-        device.name: ModbusWorker(device, tags, bus, on_status, link=links[link_key(device)])
+        device.name: ModbusWorker(device, tags, sink, on_status, link=links[link_key(device)])
         for device, tags in entries
     }

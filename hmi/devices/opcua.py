@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from asyncua import ua
@@ -22,7 +21,8 @@ from asyncua.client.client import Client
 from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 
-from hmi.core.bus import TagBus
+from hmi.core.bus import SampleSink
+from hmi.core.deadband import DeadbandFilter
 from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, OpcUaAddress, Tag
@@ -59,7 +59,7 @@ class OpcUaWorker:
         self,
         device: Device,
         tags: Sequence[Tag],
-        bus: TagBus,
+        sink: SampleSink,
         on_status: DeviceStatusListener | None = None,
         clock: Clock = time.time,
         *,
@@ -68,7 +68,7 @@ class OpcUaWorker:
     ) -> None:
         self.device = device
         self.tags = tuple(tags)
-        self._bus = bus
+        self._sink = sink
         self._clock = clock
         self._pki_dir = pki_dir
         self._password_provider = password_provider
@@ -82,7 +82,7 @@ class OpcUaWorker:
         self._node_ids: dict[str, ua.NodeId] = {}  # tag name -> resolved node, per session
         self._items: dict[int, MonitoredItemPlan] = {}
         self._variants: dict[ua.NodeId, ua.VariantType] = {}
-        self._last_published: dict[str, Sample] = {}
+        self._polled = DeadbandFilter({tag.name: tag.deadband for tag in self.tags})
         self._run_task: asyncio.Task[None] | None = None
         self.polling = False  # True while reading with Read instead of a subscription
         self.monitored_items: tuple[MonitoredItemPlan, ...] = ()
@@ -281,7 +281,7 @@ class OpcUaWorker:
 
     async def _handle_comm_loss(self, reason: str) -> None:
         await self._disconnect()
-        self._last_published.clear()
+        self._polled.forget()
         delay = self._backoff.next_delay()
         _log.warning("%s: %s; retrying in %.1f s", self.device.name, reason, delay)
         loop = asyncio.get_running_loop()
@@ -291,7 +291,7 @@ class OpcUaWorker:
             self._tracker.set(
                 ConnectionState.DISCONNECTED, last_error=reason, retry_in=max(0.0, remaining)
             )
-            self._bus.publish_many(bad_samples(self.tags, f"comm: {reason}", self._clock()))
+            self._sink.put(bad_samples(self.tags, f"comm: {reason}", self._clock()))
             if remaining <= 0:
                 return
             await asyncio.sleep(min(remaining, self.device.poll_interval))
@@ -330,7 +330,7 @@ class OpcUaWorker:
         assert client is not None
         nodes, bad = await self._resolve_nodes(client)
         if bad:
-            self._bus.publish_many(bad)
+            self._sink.put(bad)
         if self.device.subscriptions and nodes:
             try:
                 await self._subscribe(client, nodes)
@@ -364,9 +364,9 @@ class OpcUaWorker:
         )
         self._items = active.items
         now = self._clock()
-        self._bus.publish_many(
+        self._sink.put([
             Sample.bad(tag.name, reason, now) for plan, reason in active.failed for tag in plan.tags
-        )
+        ])
 
     async def _poll(self, client: Client, nodes: dict[Tag, ua.NodeId]) -> None:
         interval = max(0.05, self.device.poll_interval)
@@ -392,18 +392,10 @@ class OpcUaWorker:
         now = self._clock()
         return [self._tag_sample(tag, value, now) for tag, value in zip(tags, values, strict=True)]
 
-    def _publish_polled(self, samples: Iterable[Sample]) -> None:
-        """Publish a poll's samples; tags with a deadband only when they moved past it."""
-        deadbands = {tag.name: tag.deadband for tag in self.tags if tag.deadband > 0}
-        out: list[Sample] = []
-        for sample in samples:
-            deadband = deadbands.get(sample.tag)
-            last = self._last_published.get(sample.tag)
-            if deadband and last is not None and _within(last, sample, deadband):
-                continue
-            self._last_published[sample.tag] = sample
-            out.append(sample)
-        self._bus.publish_many(out)
+    def _publish_polled(self, samples: list[Sample]) -> None:
+        """Publish a poll's samples; tags with a deadband only when they moved past it
+        (hmi.core.deadband: the rule the server applies to a subscription)."""
+        self._sink.put(self._polled.select(samples))
 
     def _on_changes(self, changes: Changes) -> None:
         """One publish response: all its values go to the bus as one batch."""
@@ -413,7 +405,7 @@ class OpcUaWorker:
             plan = self._items.get(handle)
             if plan is not None:
                 samples.extend(self._tag_sample(tag, value, now) for tag in plan.tags)
-        self._bus.publish_many(samples)
+        self._sink.put(samples)
 
     def _on_subscription_status(self, status: ua.StatusChangeNotification) -> None:
         code = status.Status
@@ -432,15 +424,3 @@ class OpcUaWorker:
                 f"{sample.detail} reading {tag.address.node_id}",
             )
         return sample
-
-
-def _within(last: Sample, new: Sample, deadband: float) -> bool:
-    """Is ``new`` the same as ``last`` but for a numeric change within the deadband?"""
-    if last.quality is not new.quality or last.detail != new.detail:
-        return False
-    a, b = last.value, new.value
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= deadband
-    return a == b

@@ -1,155 +1,162 @@
-"""DeviceSupervisor: owns one worker per device, restarts crashed ones, routes writes,
-reports diagnostics, marks stale values UNCERTAIN, and stops them all."""
+"""DeviceSupervisor: owns one worker per device on one loop, restarts crashed ones,
+routes writes, reports diagnostics, applies stale detection at the source, and stops
+them all. ``hmi.devices.host.DeviceHost`` runs it on the device thread."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from hmi.core.bus import TagBus
+from hmi.core.bus import SampleSink
 from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
 from hmi.core.samples import Sample, Value
 from hmi.core.site import Device, DeviceKind, Site, Tag
 from hmi.core.stale import StaleWatcher, site_rules
 from hmi.core.status import DeviceStatus, DeviceStatusListener
 from hmi.core.writes import WriteOutcome, WriteResult
-from hmi.devices import modbus as modbus_module
-from hmi.devices.connection import ReconnectBackoff, bad_samples
-from hmi.devices.modbus import ModbusTcpWorker
-from hmi.devices.opcua import OpcUaWorker
+from hmi.devices.connection import ReconnectBackoff
 
 _log = logging.getLogger(__name__)
 
 STOP_TIMEOUT = 3.0  # seconds stop() may take in all
 STALE_TICK = 0.5  # seconds between stale checks
-NOT_WRITABLE_YET = "writing is not supported for this device kind yet"
 
 PasswordProvider = Callable[[str], str]  # keyring entry name -> secret
 
 
 class DeviceWorker(Protocol):
-    """What the supervisor needs of a protocol worker.
-
-    Optional, looked up at run time so workers can grow them one by one:
-    ``async write(tag, value) -> WriteResult`` (engineering value in, read back,
-    compared), ``diagnostics() -> DeviceDiagnostics``, ``stats: RequestStats`` and
-    ``last_alive: float`` (POSIX time of the last data or keep-alive; OPC UA).
-    """
+    """Everything the supervisor uses of a protocol worker; every worker has all of it."""
 
     device: Device
     tags: tuple[Tag, ...]
+    stats: RequestStats  # answered requests prove the device alive (stale detection)
 
     @property
     def status(self) -> DeviceStatus: ...
 
-    async def run(self) -> None: ...
+    async def run(self) -> None:
+        """Publish values until cancelled; only CancelledError escapes (else: restarted)."""
 
-    async def read_once(self) -> list[Sample]: ...
+    async def write(self, tag: Tag, value: Value) -> WriteResult:
+        """An engineering value written, read back and compared; never raises."""
+        ...
 
-    async def stop(self) -> None: ...
+    def diagnostics(self) -> DeviceDiagnostics: ...
 
-
-WorkerFactory = Callable[[Device, tuple[Tag, ...], TagBus, DeviceStatusListener], DeviceWorker]
-
-
-def build_worker(
-    device: Device,
-    tags: tuple[Tag, ...],
-    bus: TagBus,
-    on_status: DeviceStatusListener,
-    *,
-    pki_dir: Path | None = None,
-    password_provider: PasswordProvider | None = None,
-) -> DeviceWorker:
-    """The worker class for a device's protocol."""
-    if device.kind is DeviceKind.MODBUS_TCP:
-        return ModbusTcpWorker(device, tags, bus, on_status)
-    if device.kind is DeviceKind.OPCUA:
-        security = _accepted(
-            OpcUaWorker, pki_dir=pki_dir, password_provider=password_provider
-        )
-        return OpcUaWorker(device, tags, bus, on_status, **security)
-    raise ValueError(f"no worker for device kind {device.kind!r}")
+    async def stop(self) -> None:
+        """Cancel run() and close the connection."""
 
 
-def _accepted(cls: type, **kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments ``cls`` takes, of those given (and not None)."""
-    parameters = inspect.signature(cls).parameters
-    given = {k: v for k, v in kwargs.items() if v is not None}
-    dropped = sorted(set(given) - set(parameters))
-    if dropped:
-        _log.warning("%s does not take %s yet; ignored", cls.__name__, ", ".join(dropped))
-    return {k: v for k, v in given.items() if k in parameters}
+@dataclass(frozen=True, slots=True)
+class WorkerContext:
+    """What a worker may need beyond its device: where the OPC UA trust store is, and
+    how to read a credential from the keyring."""
+
+    pki_dir: Path | None = None
+    password_provider: PasswordProvider | None = None
 
 
-def modbus_factory() -> Callable[..., dict[str, DeviceWorker]] | None:
-    """``hmi.devices.modbus.build_modbus_workers(devices_with_tags, bus, on_status)``:
-    workers for every Modbus device, those behind one gateway sharing its connection.
-    Looked up at run time so the supervisor also works with a Modbus module without it."""
-    factory = getattr(modbus_module, "build_modbus_workers", None)
-    return factory if callable(factory) else None
+DevicesWithTags = Sequence[tuple[Device, tuple[Tag, ...]]]
+# Builds the workers of every device of one kind in one call (devices behind one gateway
+# share a connection): device name -> worker.
+WorkerFactory = Callable[
+    [DevicesWithTags, SampleSink, DeviceStatusListener, WorkerContext],
+    Mapping[str, DeviceWorker],
+]
+
+
+def _modbus_workers(devices: DevicesWithTags, sink: SampleSink,
+                    on_status: DeviceStatusListener, _context: WorkerContext,
+                    ) -> Mapping[str, DeviceWorker]:
+    from hmi.devices.modbus import build_modbus_workers  # noqa: PLC0415 (pymodbus on demand)
+
+    return build_modbus_workers(devices, sink, on_status)
+
+
+def _opcua_workers(devices: DevicesWithTags, sink: SampleSink,
+                   on_status: DeviceStatusListener, context: WorkerContext,
+                   ) -> Mapping[str, DeviceWorker]:
+    from hmi.devices.opcua import OpcUaWorker  # noqa: PLC0415 (asyncua on demand)
+
+    return {
+        device.name: OpcUaWorker(device, tags, sink, on_status, pki_dir=context.pki_dir,
+                                 password_provider=context.password_provider)
+        for device, tags in devices
+    }
+
+
+WORKER_FACTORIES: Mapping[DeviceKind, WorkerFactory] = {
+    DeviceKind.MODBUS_TCP: _modbus_workers,
+    DeviceKind.MODBUS_RTU: _modbus_workers,
+    DeviceKind.MODBUS_RTU_OVER_TCP: _modbus_workers,
+    DeviceKind.OPCUA: _opcua_workers,
+}
+
+
+class _StaleOutlet:
+    """The workers' sink: the stale watcher sees every sample on its way out."""
+
+    def __init__(self, sink: SampleSink, stale: StaleWatcher) -> None:
+        self._sink = sink
+        self._stale = stale
+
+    def put(self, samples: Sequence[Sample], /) -> None:
+        if samples:
+            self._stale.observe(samples)
+            self._sink.put(samples)
 
 
 class DeviceSupervisor:
-    """Runs every device worker of a site as a task and keeps them running."""
+    """Runs every device worker of a site as a task and keeps them running.
+
+    Samples leave through ``sink``; the workers apply the deadband and this supervisor
+    the stale detection before they do. ``factories`` replaces the worker factory of
+    some device kinds (tests: workers that misbehave on cue).
+    """
 
     def __init__(
         self,
         site: Site,
-        bus: TagBus,
+        sink: SampleSink,
         *,
-        pki_dir: Path | None = None,
-        password_provider: PasswordProvider | None = None,
-        worker_factory: WorkerFactory | None = None,
+        context: WorkerContext | None = None,
+        factories: Mapping[DeviceKind, WorkerFactory] | None = None,
         restart_delay: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._site = site
-        self._bus = bus
+        self._sink = sink
         self._clock = clock
         self._restart_delay = restart_delay
         self._listeners: list[DeviceStatusListener] = []
+        self.stale = StaleWatcher(site_rules(site))
+        self._outlet = _StaleOutlet(sink, self.stale)
         self.workers: dict[str, DeviceWorker] = self._build_workers(
-            worker_factory, pki_dir, password_provider
+            {**WORKER_FACTORIES, **(factories or {})}, context or WorkerContext()
         )
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self.restarts: dict[str, int] = dict.fromkeys(self.workers, 0)
-        self.stale = StaleWatcher(site_rules(site))
         self._activity: dict[str, int] = {}
         self._stale_task: asyncio.Task[None] | None = None
-        self._remove_listener: Callable[[], None] | None = None
 
-    def _build_workers(
-        self,
-        factory: WorkerFactory | None,
-        pki_dir: Path | None,
-        password_provider: PasswordProvider | None,
-    ) -> dict[str, DeviceWorker]:
-        site, bus, on_status = self._site, self._bus, self._on_status
+    def _build_workers(self, factories: Mapping[DeviceKind, WorkerFactory],
+                       context: WorkerContext) -> dict[str, DeviceWorker]:
+        site = self._site
         workers: dict[str, DeviceWorker] = {}
-        shared = modbus_factory() if factory is None else None
-        if shared is not None:
-            modbus = [(d, site.tags_of(d.name)) for d in site.devices if d.kind.is_modbus]
-            workers.update(shared(modbus, bus, on_status))
-        for device in site.devices:
-            if device.name in workers:
-                continue
-            tags = site.tags_of(device.name)
-            if factory is not None:
-                workers[device.name] = factory(device, tags, bus, on_status)
-            else:
-                workers[device.name] = build_worker(
-                    device, tags, bus, on_status,
-                    pki_dir=pki_dir, password_provider=password_provider,
-                )
-        return {d.name: workers[d.name] for d in site.devices}  # site order
+        for kind in dict.fromkeys(device.kind for device in site.devices):
+            factory = factories.get(kind)
+            if factory is None:
+                raise ValueError(f"no worker for device kind {kind.value!r}")
+            devices = [(d, site.tags_of(d.name)) for d in site.devices if d.kind is kind]
+            workers.update(factory(devices, self._outlet, self._on_status, context))
+        return {device.name: workers[device.name] for device in site.devices}  # site order
 
     # -- status ---------------------------------------------------------------------------
 
@@ -172,17 +179,11 @@ class DeviceSupervisor:
         """Per device: state, rates, latency, errors and bytes (cheap: fine at 1 Hz)."""
         result: dict[str, DeviceDiagnostics] = {}
         for name, worker in self.workers.items():
-            report = getattr(worker, "diagnostics", None)
-            if callable(report):
-                try:
-                    diagnostics = report()
-                except Exception:
-                    _log.exception("diagnostics of %s failed", name)
-                else:
-                    if isinstance(diagnostics, DeviceDiagnostics):
-                        result[name] = diagnostics
-                        continue
-            result[name] = diagnostics_from(worker.status, getattr(worker, "stats", None))
+            try:
+                result[name] = worker.diagnostics()
+            except Exception:
+                _log.exception("diagnostics of %s failed", name)
+                result[name] = diagnostics_from(worker.status, worker.stats)
         return result
 
     # -- running --------------------------------------------------------------------------
@@ -192,8 +193,6 @@ class DeviceSupervisor:
             if name not in self._tasks or self._tasks[name].done():
                 self._tasks[name] = asyncio.create_task(self._keep_running(worker), name=name)
         if self._stale_task is None or self._stale_task.done():
-            if self._remove_listener is None:
-                self._remove_listener = self._bus.add_listener(self.stale.observe)
             self._stale_task = asyncio.create_task(self._watch_stale(), name="stale-watch")
 
     async def _keep_running(self, worker: DeviceWorker) -> None:
@@ -214,11 +213,6 @@ class DeviceSupervisor:
                 backoff.reset()
             await asyncio.sleep(backoff.next_delay())
 
-    def touch(self, device: str, when: float | None = None) -> None:
-        """Hook for workers: ``device`` is alive (a keep-alive, an answer) though no value
-        changed. Keeps its subscribed tags from going stale."""
-        self.stale.touch(device, self._clock() if when is None else when)
-
     async def _watch_stale(self) -> None:
         while True:
             await asyncio.sleep(STALE_TICK)
@@ -228,21 +222,17 @@ class DeviceSupervisor:
                 _log.exception("stale check failed")
 
     def check_stale(self) -> list[Sample]:
-        """Publish UNCERTAIN copies of the values that just went stale; return them."""
+        """Send UNCERTAIN copies of the values that just went stale; return them."""
         now = self._clock()
         for name, worker in self.workers.items():
-            alive = getattr(worker, "last_alive", None)
-            if isinstance(alive, float | int) and alive > 0:
-                self.stale.touch(name, float(alive))
-            stats = getattr(worker, "stats", None)
-            if isinstance(stats, RequestStats):
-                answered = stats.requests - stats.errors
-                if answered != self._activity.get(name, 0):
-                    self.stale.touch(name, now)
-                self._activity[name] = answered
+            stats = worker.stats
+            answered = stats.requests - stats.errors
+            if answered != self._activity.get(name, 0):
+                self.stale.touch(name, now)  # an answer, a keep-alive: the device lives
+            self._activity[name] = answered
         stale = self.stale.check(now)
         if stale:
-            self._bus.publish_many(stale)
+            self._sink.put(stale)  # past the watcher: its own copies are no refresh
         return stale
 
     async def stop(self) -> None:
@@ -250,9 +240,6 @@ class DeviceSupervisor:
         if self._stale_task is not None:
             self._stale_task.cancel()
             self._stale_task = None
-        if self._remove_listener is not None:
-            self._remove_listener()
-            self._remove_listener = None
         tasks = list(self._tasks.values())
         self._tasks.clear()
         for task in tasks:
@@ -286,12 +273,13 @@ class DeviceSupervisor:
                 message=f"there is no tag {tag_name!r} in the site config: check its name",
             )
         worker = self.workers.get(tag.device)
-        write = getattr(worker, "write", None)
-        if worker is None or not callable(write):
-            return WriteResult(tag_name, WriteOutcome.FAILED, value, message=NOT_WRITABLE_YET)
+        if worker is None:
+            return WriteResult(tag_name, WriteOutcome.REFUSED, value,
+                               message=f"tag {tag_name} names device {tag.device!r}, which "
+                               "is not in the site config")
         limit = worker.device.timeout * 3 + 1.0
         try:
-            result = await asyncio.wait_for(write(tag, value), timeout=limit)
+            result = await asyncio.wait_for(worker.write(tag, value), timeout=limit)
         except TimeoutError:
             return WriteResult(
                 tag_name, WriteOutcome.FAILED, value,
@@ -305,39 +293,7 @@ class DeviceSupervisor:
             return WriteResult(
                 tag_name, WriteOutcome.FAILED, value, message=f"{tag.device}: {exc}"
             )
-        if not isinstance(result, WriteResult):
-            return WriteResult(
-                tag_name, WriteOutcome.FAILED, value,
-                message=f"internal error: {tag.device}'s worker answered {result!r}",
-            )
         return result
-
-    # -- one-shot reads (CLI) -------------------------------------------------------------
-
-    async def read_all_once(self) -> list[Sample]:
-        """Read every tag once, devices in parallel; a dead device gives BAD samples."""
-        workers = list(self.workers.values())
-        results = await asyncio.gather(
-            *(self._read_one(worker) for worker in workers), return_exceptions=True
-        )
-        samples: list[Sample] = []
-        for worker, result in zip(workers, results, strict=True):
-            if isinstance(result, BaseException):
-                if isinstance(result, asyncio.CancelledError):
-                    raise result
-                detail = f"comm: {result!r}"
-                samples.extend(bad_samples(worker.tags, detail, time.time()))
-            else:
-                samples.extend(result)
-        return samples
-
-    async def _read_one(self, worker: DeviceWorker) -> list[Sample]:
-        limit = worker.device.timeout * 3 + 1.0
-        try:
-            return await asyncio.wait_for(worker.read_once(), timeout=limit)
-        except TimeoutError:
-            detail = f"comm: no answer from {worker.device.name} within {limit:g} s"
-            return bad_samples(worker.tags, detail, time.time())
 
 
 def diagnostics_from(status: DeviceStatus, stats: RequestStats | None) -> DeviceDiagnostics:

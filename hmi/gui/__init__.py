@@ -1,1 +1,1 @@
-"""Qt only: the main window shell, views, view models and the bus-to-Qt bridge."""
+"""Qt only: the main window shell, views, view models and the per-tag feed."""

@@ -1,9 +1,11 @@
-"""Status-bar indicators: one per device, grey when connected, red when not."""
+"""Status-bar indicators: one per device, grey when connected, red when not; and one for
+the data path, shown only while a consumer of the samples is losing them."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QStatusBar
 
+from hmi.core.consumers import ConsumerStats
 from hmi.core.status import ConnectionState, DeviceStatus
 
 
@@ -41,3 +43,35 @@ class DeviceStatusBar:
             label.setProperty("abnormal", abnormal)
             label.style().unpolish(label)
             label.style().polish(label)
+
+
+def describe_data_path(stats: list[ConsumerStats]) -> str:
+    """What the operator must know about the data path ('' when all is well): which
+    consumer lost samples (the historian stores the span as a gap) or keeps failing."""
+    troubles = []
+    for consumer in stats:
+        if consumer.dropped:
+            troubles.append(f"{consumer.name} could not keep up: {consumer.dropped:,} samples "
+                            "not processed")
+        elif consumer.last_error:
+            troubles.append(f"{consumer.name} failed {consumer.restarts}x "
+                            f"({consumer.last_error}); restarted")
+    return "Data: " + "; ".join(troubles) if troubles else ""
+
+
+class DataPathIndicator:
+    """Red in the status bar while a consumer drops or fails; hidden otherwise."""
+
+    def __init__(self, status_bar: QStatusBar) -> None:
+        self.label = QLabel("")
+        self.label.setObjectName("dataPathStatus")
+        self.label.setProperty("abnormal", True)
+        self.label.setWordWrap(False)
+        self.label.setVisible(False)
+        status_bar.addWidget(self.label)
+
+    def update(self, stats: list[ConsumerStats]) -> None:
+        text = describe_data_path(stats)
+        self.label.setText(text)
+        self.label.setToolTip(text)
+        self.label.setVisible(bool(text))

@@ -1,4 +1,6 @@
-"""The device view: one row per PLC connection, refreshed once a second from a provider.
+"""The device view: one row per PLC connection. A row's state changes the moment its
+device's status does (pushed through ``on_status``); its counters refresh from a
+provider once a second, and only while the view is on screen.
 
 Grey when all is well (ISA-101); a row turns red while its device is down and amber
 for a while after its error count rose, so the eye goes to what needs attention.
@@ -6,6 +8,7 @@ for a while after its error count rose, so the eye goes to what needs attention.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,14 +21,15 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QHideEvent, QShowEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from hmi.core.diagnostics import DeviceDiagnostics
-from hmi.services.devices import COLUMNS, LAST_ERROR, cells, is_down
+from hmi.core.status import DeviceStatus
+from hmi.services.devices import COLUMNS, LAST_ERROR, cells, from_status, is_down
 
 DiagnosticsProvider = Callable[[], dict[str, DeviceDiagnostics]]
-REFRESH_MS = 1000  # 1 Hz: counters, not samples
+REFRESH_MS = 1000  # 1 Hz: counters, not samples, and not state (pushed)
 LAST_ERROR_WIDTH = 300  # px
 RISING_HOLD = 10.0  # seconds a row stays amber after its error count last rose
 _NUMERIC = frozenset(range(LAST_ERROR + 1, len(COLUMNS)))
@@ -100,6 +104,21 @@ class DeviceDiagnosticsModel(QAbstractTableModel):
         if rows:
             self.dataChanged.emit(self.index(0, 0), self.index(len(rows) - 1, len(COLUMNS) - 1))
 
+    def update_status(self, status: DeviceStatus) -> None:
+        """A device's state changed: its row says so now; the counters stay as they were."""
+        row = next((i for i, r in enumerate(self._rows) if r.device == status.device), None)
+        if row is None:
+            self.beginInsertRows(QModelIndex(), len(self._rows), len(self._rows))
+            self._rows.append(from_status(status))
+            self._cells.append(cells(self._rows[-1]))
+            self.endInsertRows()
+            return
+        updated = dataclasses.replace(self._rows[row], state=status.state,
+                                      last_error=status.last_error,
+                                      reconnects=status.reconnects)
+        self._rows[row], self._cells[row] = updated, cells(updated)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
     def diagnostics(self, device: str) -> DeviceDiagnostics | None:
         return next((r for r in self._rows if r.device == device), None)
 
@@ -111,7 +130,7 @@ class DeviceDiagnosticsModel(QAbstractTableModel):
 
 
 class DeviceView(QWidget):
-    """The table and its 1 Hz refresh; ``refreshed(down, rising)`` after each refresh."""
+    """The table; ``refreshed(down, rising)`` after each change of what it shows."""
 
     refreshed = Signal(int, int)
 
@@ -120,6 +139,7 @@ class DeviceView(QWidget):
         super().__init__(parent)
         self.setObjectName("deviceView")
         self._provider = provider
+        self._stopped = False
         self.model = DeviceDiagnosticsModel()
         self.table = QTableView(self)
         self.table.setObjectName("deviceTable")
@@ -143,19 +163,43 @@ class DeviceView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
-        self._timer = QTimer(self)
-        self._timer.setInterval(interval_ms)
-        self._timer.timeout.connect(self._on_tick)
-        self._timer.start()
-        self._on_tick()
+        # State is pushed (on_status); this timer only refreshes the counters (requests/s,
+        # latency, errors, bytes). They change with every request, so pushing them would
+        # cost the loop per request for numbers nobody reads while the tab is hidden: they
+        # refresh at 1 Hz while the view is on screen, and not at all otherwise.
+        self._counters = QTimer(self)
+        self._counters.setObjectName("deviceCounterRefresh")
+        self._counters.setInterval(interval_ms)
+        self._counters.timeout.connect(self._on_counters_tick)
+        self._on_counters_tick()
 
-    def _on_tick(self) -> None:
+    @property
+    def refreshing_counters(self) -> bool:
+        return self._counters.isActive()
+
+    def on_status(self, status: DeviceStatus) -> None:
+        """A device's status changed: its row shows it at once, on screen or not."""
+        self.model.update_status(status)
+        self.refreshed.emit(*self.model.counts())
+
+    def _on_counters_tick(self) -> None:
         self.model.update_diagnostics(self._provider())
         self.refreshed.emit(*self.model.counts())
 
     def refresh(self) -> None:
-        """Refresh now, not at the next tick."""
-        self._on_tick()
+        """Refresh the counters now, not at the next tick."""
+        self._on_counters_tick()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._stopped and not self._counters.isActive():
+            self._on_counters_tick()  # what it shows is current the moment it appears
+            self._counters.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:  # noqa: N802
+        self._counters.stop()
+        super().hideEvent(event)
 
     def stop(self) -> None:
-        self._timer.stop()
+        self._stopped = True
+        self._counters.stop()

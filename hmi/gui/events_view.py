@@ -3,6 +3,8 @@
 Confirm is enabled only for a user whose role may confirm production (re-checked on
 every change of user); otherwise it is disabled and says why. When the site asks for
 a signature, the signature dialog comes first and its Signature goes to the service.
+The MES line under the queue changes when the outbox says it changed (a notification),
+never on a timer.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -115,10 +117,9 @@ class EventQueueView(QWidget):
         self.comment.returnPressed.connect(self._on_confirm)
         access.changed.connect(self._on_selection)
         self._remove_listener = queue.add_listener(self._on_queue_changed)
-        self._outbox_timer = QTimer(self)
-        self._outbox_timer.setInterval(1000)
-        self._outbox_timer.timeout.connect(self._on_outbox_tick)
-        self._outbox_timer.start()
+        self._outbox_refresh: asyncio.Future[None] | None = None
+        self._outbox_again = False  # notified while a refresh was under way
+        self._remove_outbox_listener = outbox.add_listener(self._on_outbox_changed)
         self._on_selection()
         self._on_queue_changed()
 
@@ -164,9 +165,20 @@ class EventQueueView(QWidget):
             self.outbox_label.setProperty("attention", attention)
             self.outbox_label.style().polish(self.outbox_label)
 
-    @asyncSlot()
-    async def _on_outbox_tick(self) -> None:
-        await self.refresh_outbox()
+    def _on_outbox_changed(self) -> None:
+        """The outbox changed (sent, rejected, retried, queued, the MES came or went).
+        A burst of notifications makes one refresh, plus one after it if any came while
+        it read the counts, so the line never stays behind the last change."""
+        if self._outbox_refresh is not None and not self._outbox_refresh.done():
+            self._outbox_again = True
+            return
+        self._outbox_refresh = asyncio.ensure_future(self._refresh_outbox_coalesced())
+
+    async def _refresh_outbox_coalesced(self) -> None:
+        self._outbox_again = True
+        while self._outbox_again:
+            self._outbox_again = False
+            await self.refresh_outbox()
 
     @asyncSlot()
     async def _on_confirm(self) -> None:
@@ -227,5 +239,7 @@ class EventQueueView(QWidget):
     def close_view(self) -> None:
         if self.signature_dialog is not None:
             self.signature_dialog.reject()
-        self._outbox_timer.stop()
+        self._remove_outbox_listener()
         self._remove_listener()
+        if self._outbox_refresh is not None:
+            self._outbox_refresh.cancel()

@@ -1,5 +1,9 @@
 """The main window: a shell that loads ui/main_window.ui and places the views in it.
 
+The views take their samples from the per-tag feed handed in (each subscribes to the
+tags it shows); the window routes none. Device status changes are pushed to the status
+bar and the Devices tab the moment they happen.
+
 Who is logged in comes from the AccessController handed in (hmi/app.py builds it on
 the session); without one the window is view-only for good (the GUI benchmark)."""
 
@@ -24,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from hmi.core.bus import TagBus
+from hmi.core.consumers import ConsumerStats
 from hmi.core.diagnostics import DeviceDiagnostics
 from hmi.core.history import HistoryReader
 from hmi.core.ports import OutboxMonitor, ProductionQueue
@@ -33,10 +37,10 @@ from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.gui.access import AccessController, ViewOnlySession
 from hmi.gui.audit_view import AuditFilterFactory, AuditReader, AuditView
-from hmi.gui.bridge import BusBridge
-from hmi.gui.device_status import DeviceStatusBar
+from hmi.gui.device_status import DataPathIndicator, DeviceStatusBar
 from hmi.gui.device_view import DeviceView
 from hmi.gui.events_view import EventQueueView
+from hmi.gui.feed import TagFeed
 from hmi.gui.formatting import format_clock
 from hmi.gui.tag_table import TagTableModel, TagTableView
 from hmi.gui.trend import TrendView
@@ -70,7 +74,7 @@ class MainWindow(QMainWindow):
     def __init__(
         self,
         site: Site,
-        bus: TagBus,
+        feed: TagFeed,
         production: ProductionQueue,
         outbox: OutboxMonitor,
         os_user: str,
@@ -84,8 +88,9 @@ class MainWindow(QMainWindow):
         audit: AuditReader[Any] | None = None,
         audit_filter: AuditFilterFactory[Any] | None = None,
     ) -> None:
-        """``os_user`` is the operating-system account the HMI runs under (logged; who
-        acts is ``access``'s user), ``history`` fills the trend from the historian
+        """``feed`` gives each view the samples of the tags it shows; ``os_user`` is the
+        operating-system account the HMI runs under (logged; who acts is ``access``'s
+        user), ``history`` fills the trend from the historian
         (live data only without it), ``shift_starts`` enables "Last shift",
         ``trend_sets`` is the folder for saved trend sets (``<data dir>/trends``),
         ``audit`` and ``audit_filter`` fill the Audit tab (no tab without them)."""
@@ -107,7 +112,7 @@ class MainWindow(QMainWindow):
         self.trend = TrendView(pens, site.trend_window, all_tags=site.tags, history=history,
                                shift_starts=shift_starts, trend_sets=trend_sets)
         self._host("trendBox").addWidget(self.trend)
-        self.tag_model = TagTableModel(site.tags)
+        self.tag_model = TagTableModel(site.tags, feed)
         self.tag_table = TagTableView(self.tag_model)
         self._host("tagBox").addWidget(self.tag_table)
         self.events = EventQueueView(production, outbox, self.access)
@@ -118,11 +123,9 @@ class MainWindow(QMainWindow):
         bottom.setStretchFactor(1, 2)
 
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
-        self._status_signals = _StatusSignals()
-        self._status_signals.changed.connect(self.device_status.update)
+        self.data_path = DataPathIndicator(self.statusBar())
         self._statuses: dict[str, DeviceStatus] = {}
         self._device_names = [d.name for d in site.devices]
-        self._status_signals.changed.connect(self._remember_status)
         for status in statuses:
             self.device_status.update(status)
             self._remember_status(status)
@@ -135,10 +138,17 @@ class MainWindow(QMainWindow):
         self._place_access_views(audit, audit_filter)
         self.device_view.refreshed.connect(self._on_devices_refreshed)
         self._on_devices_refreshed(*self.device_view.model.counts())
+        # a status change reaches the status bar and the Devices tab at once (pushed)
+        self._status_signals = _StatusSignals()
+        self._status_signals.changed.connect(self._remember_status)
+        self._status_signals.changed.connect(self.device_status.update)
+        self._status_signals.changed.connect(self.device_view.on_status)
 
-        self.bridge = BusBridge(bus)
-        self.bridge.samplesArrived.connect(self._on_samples)
-        self.tag_model.update_samples(list(bus.snapshot().values()))
+        # TODO(lead): the trend subscribes itself once it takes the feed
+        # Every tag the trend's pen picker offers, not only today's pens: a pen added
+        # later draws live at once (the trend ignores samples of tags it does not pen).
+        self._trend_feed = feed.subscribe([tag.name for tag in site.tags], self._on_trend_samples,
+                                          name="trend")
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_clock)
@@ -182,6 +192,10 @@ class MainWindow(QMainWindow):
         assert isinstance(layout, QBoxLayout)
         return layout
 
+    def on_consumer_stats(self, stats: list[ConsumerStats]) -> None:
+        """The data path's trouble, pushed by the consumer runner (on this loop)."""
+        self.data_path.update(stats)
+
     def on_device_status(self, status: DeviceStatus) -> None:
         """Thread-agnostic entry for the supervisor's status callbacks."""
         self._status_signals.changed.emit(status)
@@ -206,8 +220,7 @@ class MainWindow(QMainWindow):
             self._tabs.setTabText(index, text)
             self._tabs.tabBar().setTabTextColor(index, colour)
 
-    def _on_samples(self, samples: list[Sample]) -> None:
-        self.tag_model.update_samples(samples)
+    def _on_trend_samples(self, samples: list[Sample]) -> None:
         self.trend.add_samples(samples)
         self.trend.refresh()
 
@@ -221,7 +234,8 @@ class MainWindow(QMainWindow):
         if self.header.dialog is not None:
             self.header.dialog.reject()
         self.device_view.stop()
-        self.bridge.close()
+        self.tag_model.close()
+        self._trend_feed.close()
         self.events.close_view()
         self.trend.close_view()
         super().closeEvent(event)

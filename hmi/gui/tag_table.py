@@ -1,4 +1,7 @@
-"""The tag table: name, value, units, quality and time of every configured tag."""
+"""The tag table: name, value, units, quality and time of every configured tag; it takes
+its samples from the per-tag feed (hmi.gui.feed), subscribed to the tags it shows: the
+rows on screen and a margin around them, so a site of 55,000 tags costs what its visible
+rows cost, and a row scrolled into view gets its latest value at once."""
 
 from __future__ import annotations
 
@@ -6,11 +9,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QResizeEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Tag
+from hmi.gui.feed import Subscription, TagFeed
 from hmi.gui.formatting import format_clock, format_quality, format_value
 
 COLUMNS = ("Tag", "Value", "Units", "Quality", "Time", "Description")
@@ -20,16 +24,40 @@ _BAD_BRUSH = QBrush(QColor("#c62828"))
 _UNCERTAIN_BRUSH = QBrush(QColor("#f2c200"))
 _WHITE = QBrush(QColor("#ffffff"))
 ModelIndex = QModelIndex | QPersistentModelIndex
+FIRST_ROWS = 60  # watched before the view has laid out
+MARGIN_ROWS = 20  # watched above and below what is on screen: a short scroll is live
 
 
 class TagTableModel(QAbstractTableModel):
-    def __init__(self, tags: Sequence[Tag]) -> None:
+    def __init__(self, tags: Sequence[Tag], feed: TagFeed) -> None:
         super().__init__()
         self._tags = list(tags)
         self._row = {tag.name: i for i, tag in enumerate(self._tags)}
         self._samples: dict[str, Sample] = {}
         self._bold = QFont()
         self._bold.setBold(True)
+        self._feed = feed
+        self._closed = False
+        self._subscription: Subscription | None = None
+        self.watched = range(0)  # the rows whose tags are subscribed
+        self.watch_rows(0, FIRST_ROWS - 1)
+
+    def watch_rows(self, first: int, last: int) -> None:
+        """Subscribe to the tags of rows ``first``..``last`` (and a margin), instead of
+        the rows watched so far."""
+        first = max(0, first - MARGIN_ROWS)
+        last = min(len(self._tags) - 1, last + MARGIN_ROWS)
+        rows = range(first, last + 1)
+        if rows == self.watched or self._closed:
+            return
+        old = self._subscription
+        # the new one first: tags in both stay subscribed, with no gap in between
+        self._subscription = self._feed.subscribe(
+            [tag.name for tag in self._tags[first:last + 1]], self.update_samples,
+            name="tag table")
+        self.watched = rows
+        if old is not None:
+            old.close()
 
     def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._tags)
@@ -95,6 +123,12 @@ class TagTableModel(QAbstractTableModel):
     def sample(self, tag: str) -> Sample | None:
         return self._samples.get(tag)
 
+    def close(self) -> None:
+        """Stop taking samples (the window is closing)."""
+        self._closed = True
+        if self._subscription is not None:
+            self._subscription.close()
+
 
 class TagTableView(QTableView):
     def __init__(self, model: TagTableModel, parent: QWidget | None = None) -> None:
@@ -111,3 +145,17 @@ class TagTableView(QTableView):
         header.setStretchLastSection(True)
         for column, width in enumerate((190, 110, 70, 250, 90)):
             self.setColumnWidth(column, width)
+        self.verticalScrollBar().valueChanged.connect(self._on_scrolled)
+
+    def _on_scrolled(self, *_: object) -> None:
+        """The model watches the rows on screen (and a margin): scrolled, resized."""
+        model = self.model()
+        if not isinstance(model, TagTableModel) or model.rowCount() == 0:
+            return
+        first = self.rowAt(0)
+        last = self.rowAt(self.viewport().height() - 1)
+        model.watch_rows(max(first, 0), model.rowCount() - 1 if last < 0 else last)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._on_scrolled()

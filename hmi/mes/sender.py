@@ -5,7 +5,9 @@ kept for the operator, never retried by itself. Network errors, timeouts, 5xx, 4
 429 are retried with exponential backoff capped at ``MAX_BACKOFF``. Every request
 carries ``Idempotency-Key: <outbox id>`` so a retry after a lost answer is not booked
 twice. The API key goes in the ``X-API-Key`` header (the MES simulator's scheme) and
-is never logged or stored.
+is never logged or stored. Listeners (``add_listener``) hear of every change a screen
+shows: an item queued, sent, rejected or put back for a retry, a network problem that
+begins or ends.
 """
 
 from __future__ import annotations
@@ -62,23 +64,35 @@ class OutboxSender:
         outbox: OutboxRepository,
         link: MesLink,
         api_key_provider: Callable[[], str],
-        on_change: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
         batch_size: int = 50,
     ) -> None:
         self._outbox = outbox
         self._link = link
         self._api_key_provider = api_key_provider
-        self._on_change = on_change
+        self._listeners: list[Callable[[], None]] = []
         self._clock = clock
         self._batch_size = batch_size
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self.last_error = ""  # the latest failure, for a status bar
 
+    def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` on the loop after every change to the outbox or to
+        ``last_error``; returns the function that removes it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
     def notify(self) -> None:
-        """Something was queued: send now rather than at the next interval. Loop only."""
+        """Something was queued (confirmed, corrected, sent again): send now rather than
+        at the next interval, and tell the listeners the outbox grew. Loop only."""
         self._wake.set()
+        self._changed()
 
     async def run(self) -> None:
         async with aiohttp.ClientSession() as session:
@@ -129,6 +143,8 @@ class OutboxSender:
                         self._clock(),
                         False,
                     )
+                if len(items) > index + 1:
+                    self._changed()
                 break
             sent += 1 if outcome else 0
         return sent
@@ -195,9 +211,8 @@ class OutboxSender:
         log.warning("MES outbox %s not sent (retry in %.1f s): %s", item.id, delay, error)
 
     def _changed(self) -> None:
-        if self._on_change is None:
-            return
-        try:
-            self._on_change()
-        except Exception:
-            log.exception("outbox change listener failed")
+        for listener in list(self._listeners):
+            try:
+                listener()
+            except Exception:  # one broken screen must not stop the sender or the others
+                log.exception("outbox change listener %r failed", listener)

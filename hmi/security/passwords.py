@@ -7,13 +7,29 @@ Hashes carry their parameters; ``needs_rehash`` upgrades old ones at the next lo
 
 from __future__ import annotations
 
+import functools
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 _hasher = PasswordHasher()  # argon2id by default
-# checked against when the user does not exist, so a wrong name takes as long as a
-# wrong password (no user-name probing by timing)
-_DUMMY = _hasher.hash("not a password of anyone")
+# the dummy hash is made of it; check_password never lets it in (not a secret: public)
+_NO_ONES_PASSWORD = "not a password of anyone"  # noqa: S105
+_dummy_lock = threading.Lock()
+
+
+@functools.cache
+def _hash_of_no_one() -> str:
+    return _hasher.hash(_NO_ONES_PASSWORD)
+
+
+def dummy_hash() -> str:
+    """The hash checked when the user does not exist, so a wrong name costs one argon2
+    verify as a wrong password does (no user-name probing by timing). Made at first
+    need, not at import (a hash takes ~100 ms), once even when threads race to it."""
+    with _dummy_lock:
+        return _hash_of_no_one()
 
 
 def hash_password(password: str) -> str:
@@ -21,11 +37,13 @@ def hash_password(password: str) -> str:
 
 
 def check_password(password_hash: str | None, password: str) -> bool:
-    """True when ``password`` matches; a missing or corrupt hash never matches."""
+    """True when ``password`` matches; a missing, empty or corrupt hash never matches
+    (though it costs the same verify: the dummy's)."""
     try:
-        return _hasher.verify(password_hash or _DUMMY, password) and password_hash is not None
+        matches = _hasher.verify(password_hash or dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
+    return matches and bool(password_hash)
 
 
 def needs_rehash(password_hash: str) -> bool:

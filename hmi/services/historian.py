@@ -1,11 +1,12 @@
-"""The historian service: bus samples into the historian tables, off the GUI loop.
+"""The historian service: a consumer of the bus that stores samples, off the GUI loop.
 
-On the loop it only moves samples: every ``poll`` seconds it drains its bus subscription
-into a buffer and, once ``flush_interval`` has passed or ``batch_rows`` samples are
-waiting, hands the buffer to one worker thread (asyncio.to_thread) where the writer
-filters, rolls up and commits (hmi.store.historian_writer). A failed write is retried
-with backoff from the writer's bounded pending buffer; nothing is dropped without being
-counted and logged. Retention runs as a second task in the same way.
+On the loop it only moves samples: it gathers its queue's batches and, once
+``flush_interval`` has passed or ``batch_rows`` samples are waiting, hands them to one
+worker thread (asyncio.to_thread) where the writer filters, rolls up and commits
+(hmi.store.historian_writer). A failed write is retried with backoff from the writer's
+bounded pending buffer. When its queue overflows (QUEUE_POLICY), the span each tag lost
+is stored as a BAD sample at its start, so the trend shows a gap, never a straight line
+across what was not kept. Retention runs as a second task in the same way.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from hmi.core.bus import OverflowPolicy, TagBus
-from hmi.core.samples import Sample
+from hmi.core.bus import OverflowPolicy, SampleQueue
+from hmi.core.samples import Quality, Sample
 from hmi.core.site import Tag
 from hmi.store.database import Database, StoreError
 from hmi.store.historian_retention import HistorianRetention, RetentionPolicy
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 # heartbeat decisions are measured against: when the writer falls this far behind, the
 # oldest queued samples go (counted in ``queue_dropped`` and logged).
 QUEUE_POLICY = OverflowPolicy.DROP_OLDEST
-DROP_LOG_INTERVAL = 10.0
+QUEUE_SIZE = 200_000  # samples: ~4 s of the 55,000-tag benchmark load at 1 Hz
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ class HistorianStatus:
     """The historian as the GUI shows it."""
 
     writer: WriterStatus
-    queue_dropped: int  # samples the bus subscription dropped (QUEUE_POLICY)
+    queue_dropped: int  # samples its queue dropped (QUEUE_POLICY), each span stored as a gap
     retention_error: str  # why the last purge failed; "" when it worked
 
     @property
@@ -58,22 +59,29 @@ class HistorianStatus:
 
 
 class HistorianService:
+    """Consumer ``historian``: run it with hmi.core.consumers.ConsumerRunner, with a
+    queue of ``queue_size`` samples and QUEUE_POLICY."""
+
+    name = "historian"
+    overflow = QUEUE_POLICY
+
     def __init__(
         self,
-        bus: TagBus,
         db: Database,
         tags: Iterable[Tag] = (),
         *,
         heartbeat: float = DEFAULT_HEARTBEAT,
         flush_interval: float = 0.5,
-        batch_rows: int = 5_000,
-        queue_size: int = 200_000,
+        # one writer transaction (its cap is 20,000 rows): a commit costs about a page per
+        # tag whatever the rows, so at plant scale (55,000 samples/s) fewer, fuller
+        # batches halve the writer's CPU (tests/bench/bench_ingest.py: 5,000 vs 20,000)
+        batch_rows: int = 20_000,
+        queue_size: int = QUEUE_SIZE,
         max_pending_rows: int = 500_000,
         retention: RetentionPolicy | None = None,
         retention_interval: float = 3_600.0,
         retry_interval: float = 1.0,
         max_retry_interval: float = 30.0,
-        stop_timeout: float = 10.0,
     ) -> None:
         deadbands = {tag.name: tag.deadband for tag in tags if tag.deadband > 0}
         self.writer = HistorianWriter(
@@ -82,91 +90,82 @@ class HistorianService:
         self.retention = HistorianRetention(db, retention) if retention is not None else None
         self.flush_interval = flush_interval
         self.batch_rows = batch_rows
+        self.queue_size = queue_size
         self.retention_interval = retention_interval
         self.retry_interval = retry_interval
         self.max_retry_interval = max_retry_interval
-        self.stop_timeout = stop_timeout
-        # subscribed now, not when run() starts: nothing published in between is missed
-        self._subscription = bus.subscribe(maxsize=queue_size, overflow=QUEUE_POLICY)
+        self._queue: SampleQueue | None = None
         self._buffer: list[Sample] = []
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._retry_at = -math.inf
         self._retry_delay = retry_interval
-        self._drops_logged = 0
-        self._drop_logged_at = -math.inf
         self.retention_error = ""
+        self.gaps_stored = 0  # BAD samples stored for spans the queue dropped
 
     def status(self) -> HistorianStatus:
-        return HistorianStatus(
-            self.writer.status, self._subscription.dropped, self.retention_error
-        )
+        dropped = self._queue.dropped if self._queue is not None else 0
+        return HistorianStatus(self.writer.status, dropped, self.retention_error)
 
-    def start(self) -> None:
-        """Run the service as a task of the running loop (``stop`` ends it)."""
-        if self._task is None:
-            self._task = asyncio.create_task(self.run(), name="historian")
-
-    async def stop(self) -> None:
-        """Write what is buffered and end; bounded in time (whatever could not be
-        written by then is logged with its count)."""
-        self._stopping.set()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), self.stop_timeout)
-        except TimeoutError:
-            log.error(
-                "historian: stopping timed out after %.0f s; %d samples were not written "
-                "(%s)", self.stop_timeout, self.writer.pending_rows + len(self._buffer),
-                self.writer.last_error or "the database is slow",
-            )
-            self._task.cancel()
-        self._task = None
-
-    async def run(self) -> None:
+    async def run(self, queue: SampleQueue) -> None:
+        """Store what the queue brings until it is closed and drained; then write what
+        is buffered (the runner bounds how long that may take)."""
+        self._queue = queue
         retention = None
         if self.retention is not None:
             retention = asyncio.create_task(self._purge_periodically(), name="historian-retention")
         try:
-            while not self._stopping.is_set():
-                await self._collect()
-                await self._cycle(final=False)
-            await self._cycle(final=True)
+            while await self._collect(queue):
+                await self._write(final=False)
+            await self._write(final=True)
+        except asyncio.CancelledError:
+            unwritten = self.writer.pending_rows + len(self._buffer)
+            if unwritten:
+                log.error("historian: stopped before writing %d samples (%s)", unwritten,
+                          self.writer.last_error or "the database is slow")
+            raise
         finally:
             if retention is not None:
                 retention.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await retention
-            self._subscription.close()
 
-    async def _collect(self) -> None:
-        """Wait until a batch is due: flush_interval passed or batch_rows samples queued."""
+    async def _collect(self, queue: SampleQueue) -> bool:
+        """Gather until a batch is due (flush_interval passed or batch_rows samples);
+        False once the queue is closed and empty."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.flush_interval
-        poll = min(0.05, self.flush_interval)
-        while len(self._buffer) < self.batch_rows and not self._stopping.is_set():
+        while len(self._buffer) < self.batch_rows:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), min(poll, remaining))
-            self._buffer.extend(self._subscription.drain())
+            batch = await queue.get(remaining)
+            self._add(queue, batch)
+            if not batch and queue.closed:
+                return False
+        return True
 
-    async def _cycle(self, final: bool) -> None:
+    def _add(self, queue: SampleQueue, batch: list[Sample]) -> None:
+        lost = queue.take_lost()
+        if lost:  # older than what survived in the queue: their gaps go first
+            now = time.time()
+            self._buffer.extend(
+                Sample(tag, None, Quality.BAD, span.first, now,
+                       f"lost: {span.count} samples not stored (the historian fell behind)")
+                for tag, span in lost.items())
+            self.gaps_stored += len(lost)
+        self._buffer.extend(batch)
+
+    async def _write(self, final: bool) -> None:
         try:
-            await self._write(final)
+            await self._write_buffer(final)
         except Exception:
             # a bug, not a database problem (the writer reports those): keep running
             log.exception("historian: unexpected error writing a batch; it is lost")
 
-    async def _write(self, final: bool) -> None:
-        self._buffer.extend(self._subscription.drain())
+    async def _write_buffer(self, final: bool) -> None:
         samples, self._buffer = self._buffer, []
         loop = asyncio.get_running_loop()
         flush = final or loop.time() >= self._retry_at
         if not samples and not (flush and self.writer.has_pending):
-            self._report_drops()
             return
         ok = await asyncio.to_thread(self._ingest, samples, flush)
         if flush:
@@ -175,25 +174,11 @@ class HistorianService:
             else:
                 self._retry_at = loop.time() + self._retry_delay
                 self._retry_delay = min(self._retry_delay * 2, self.max_retry_interval)
-        self._report_drops()
 
     def _ingest(self, samples: list[Sample], flush: bool) -> bool:
         """In the worker thread: filter and roll up always, write when a retry is due."""
         self.writer.add(samples)
         return self.writer.flush() if flush else False
-
-    def _report_drops(self) -> None:
-        dropped = self._subscription.dropped
-        now = time.monotonic()
-        if dropped > self._drops_logged and now - self._drop_logged_at >= DROP_LOG_INTERVAL:
-            log.warning(
-                "historian: the bus queue overflowed (policy %s): %d samples dropped since "
-                "the last warning, %d in all; the writer is not keeping up (%s)",
-                QUEUE_POLICY.value, dropped - self._drops_logged, dropped,
-                self.writer.last_error or "the database is too slow for this load",
-            )
-            self._drops_logged = dropped
-            self._drop_logged_at = now
 
     async def _purge_periodically(self) -> None:
         assert self.retention is not None

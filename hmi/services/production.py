@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from hmi.core.audit import AuditEntry
-from hmi.core.bus import OverflowPolicy, TagBus
+from hmi.core.bus import OverflowPolicy, SampleQueue
 from hmi.core.events import EventState, ProductionCounter, ProductionEvent
 from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.core.samples import Sample
@@ -240,11 +240,14 @@ class OutboxQueue:
 
 
 class ProductionRecorder:
-    """Cuts counter samples into one ProductionEvent per rule period and stores them."""
+    """Consumer ``production``: cuts counter samples into one ProductionEvent per rule
+    period and stores them. Its queue carries only the counter tags (``tags``)."""
+
+    name = "production"
+    overflow = OverflowPolicy.DROP_NEWEST  # counters are cumulative: order matters most
 
     def __init__(
         self,
-        bus: TagBus,
         rules: Sequence[ProductionCountRule],
         events: EventRepository,
         on_new_event: Callable[[ProductionEvent], None],
@@ -254,46 +257,33 @@ class ProductionRecorder:
         for rule in rules:
             if rule.period <= 0:
                 raise ValueError(f"production rule {rule.name!r}: the period must be > 0 s")
-        self._bus = bus
         self._rules = tuple(rules)
         self._events = events
         self._on_new_event = on_new_event
         self._clock = clock
         self._tick = tick
+        self.tags = frozenset({rule.counter_tag for rule in self._rules} | {
+            rule.reject_tag for rule in self._rules if rule.reject_tag})
         self._counters: list[ProductionCounter] = []
         self._unstored: list[ProductionEvent] = []  # kept until the store takes them
 
-    async def run(self) -> None:
-        """Consume the bus until cancelled; periods close on samples and on a tick."""
-        tags = {rule.counter_tag for rule in self._rules} | {
-            rule.reject_tag for rule in self._rules if rule.reject_tag
-        }
-        subscription = self._bus.subscribe(maxsize=100_000, overflow=OverflowPolicy.DROP_OLDEST)
-        start = self._clock()
-        self._counters = [ProductionCounter(rule, start) for rule in self._rules]
-        batch_task: asyncio.Task[list[Sample]] | None = None
-        try:
-            while True:
-                if batch_task is None:
-                    batch_task = asyncio.ensure_future(subscription.get_batch())
-                done, _ = await asyncio.wait({batch_task}, timeout=self._tick)
-                closed: list[ProductionEvent] = []
-                batch: list[Sample] = []
-                if done:
-                    batch = batch_task.result()
-                    batch_task = None
-                # Samples already queued belong to periods before 'now': take them before
-                # a tick closes those periods.
-                batch += subscription.drain()
-                for sample in batch:
-                    if sample.tag in tags:
-                        closed += self._feed(sample)
-                closed += self._close_due(self._clock())
-                await self._store(closed)
-        finally:
-            if batch_task is not None:
-                batch_task.cancel()
-            subscription.close()
+    async def run(self, queue: SampleQueue) -> None:
+        """Consume until the queue is closed and drained; periods close on samples and
+        on a tick. A restart after a failure keeps the periods counted so far."""
+        if not self._counters:
+            start = self._clock()
+            self._counters = [ProductionCounter(rule, start) for rule in self._rules]
+        while True:
+            batch = await queue.get(self._tick)
+            closed: list[ProductionEvent] = []
+            tags = self.tags
+            for sample in batch:
+                if sample.tag in tags:
+                    closed += self._feed(sample)
+            closed += self._close_due(self._clock())
+            await self._store(closed)
+            if not batch and queue.closed:
+                return
 
     def _feed(self, sample: Sample) -> list[ProductionEvent]:
         # A sample received after a period's end belongs to the next period.

@@ -30,7 +30,7 @@ from hmi.core.audit import (
     verify,
 )
 from hmi.store.database import Database, StoreError
-from hmi.store.schema_security import audit_head, audit_trail
+from hmi.store.schema.security import audit_head, audit_trail
 
 Clock = Callable[[], float]
 CSV_COLUMNS = ("seq", "time_utc", "user", "role", "action", "object", "old_value",

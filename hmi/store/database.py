@@ -1,7 +1,7 @@
 """Open the one database: SQLite (WAL, synchronous=FULL) by default, any SQLAlchemy URL.
 
 Opening runs the Alembic migrations in hmi/store/migrations up to head (a no-op on a
-database that is already there), so the schema is always the one of hmi/store/schema.py.
+database that is already there), so the schema is always the one hmi.store.schema declares.
 The historian writes through its own engine (``Database.ingest_engine``) with relaxed
 commit durability; events, confirmations and the outbox keep synchronous=FULL.
 """
@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from hmi.store.schema import metadata
+from hmi.store.schema.metadata import metadata
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from hmi.core.outbox import OutboxStatus
 from hmi.store import audit
 from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
-from hmi.store.schema import event_confirmations, outbox, production_events
+from hmi.store.schema.production import event_confirmations, outbox, production_events
 
 log = logging.getLogger(__name__)
 

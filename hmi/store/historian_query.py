@@ -34,7 +34,7 @@ from hmi.core.history import (
     UnknownTagError,
 )
 from hmi.store.database import Database
-from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+from hmi.store.schema.historian import historian_minutes, historian_samples, historian_tags
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hmi.store.database import Database, StoreError
 from hmi.store.historian_writer import describe_write_error
-from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+from hmi.store.schema.historian import historian_minutes, historian_samples, historian_tags
 
 log = logging.getLogger(__name__)
 

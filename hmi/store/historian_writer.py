@@ -20,15 +20,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam, case, select
+from sqlalchemy import Table, bindparam, case, literal_column, null, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
+from hmi.core.deadband import moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
-from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+from hmi.store.schema.historian import historian_minutes, historian_samples, historian_tags
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,9 @@ class _Last:
 
 class ExceptionFilter:
     """Exception-based storage: a sample is stored when its quality differs from the last
-    stored one, its value moved more than the tag's deadband (any change for deadband 0,
-    any change of text), or ``heartbeat`` seconds passed since the last stored sample.
+    stored one, its value moved past the tag's deadband (hmi.core.deadband.moved, the rule
+    the devices apply: more than the deadband; any change for deadband 0, any change of
+    text), or ``heartbeat`` seconds passed since the last stored sample.
 
     When a change is stored, the last sample held back before it is stored too (the
     "previous value" rule of exception reporting), so a step stays a step on the trend
@@ -114,6 +116,7 @@ class ExceptionFilter:
         last_of = self._last
         deadbands = self._deadbands
         heartbeat = self.heartbeat
+        past_deadband = moved
         for row in rows:
             last = last_of.get(row[0])
             if last is None:
@@ -128,7 +131,7 @@ class ExceptionFilter:
             elif row[2] is None or stored[2] is None:
                 changed = row[2] is not stored[2]
             else:
-                changed = abs(row[2] - stored[2]) > deadbands.get(row[0], 0.0)
+                changed = past_deadband(stored[2], row[2], deadbands.get(row[0], 0.0))
             if changed:
                 held = last.held
                 if held is not None and held[1] > stored[1]:
@@ -333,15 +336,7 @@ class HistorianWriter:
             new_ids = self._resolve_tags(connection, names)
             ids = self._tag_ids if not new_ids else {**self._tag_ids, **new_ids}
             if rows:
-                # grouped by tag so consecutive inserts land on the same B-tree leaf
-                # (twice the rate on SQLite). Within a tag the rows stay in the order
-                # received, which is time order unless a clock stepped back (then only
-                # locality suffers): sorting on the time too costs twice as much for
-                # nothing. The sort is stable and the upsert applies rows in order, so of
-                # two rows at one (tag, t) the last received wins.
-                params = [(ids[tag], t, v, text, q, d) for tag, t, v, text, q, d in rows]
-                params.sort(key=_BY_TAG)
-                self._statements.execute_samples(connection, params)
+                self._statements.execute_samples(connection, rows, ids)
             if minutes:
                 params = [m.params(ids[key[0]], key[1]) for key, m in minutes]
                 self._statements.execute_minutes(connection, params)
@@ -459,6 +454,12 @@ class _Statements:
             ("tag_id", "t"),
             lambda new: {c: new[c] for c in ("value", "text", "quality", "detail")},
         )
+        self._plain_samples = self._upsert(
+            historian_samples,
+            ("tag_id", "t"),
+            lambda new: {c: new[c] for c in ("value", "text", "quality", "detail")},
+            fixed={"text": null(), "quality": literal_column(str(GOOD)), "detail": null()},
+        ).many
         self._minutes = self._upsert(historian_minutes, ("tag_id", "minute"), _merge_minutes)
         tags = self._insert(historian_tags).on_conflict_do_nothing(
             index_elements=[historian_tags.c.name]
@@ -466,10 +467,17 @@ class _Statements:
         self._tags = _Upsert(self._compile(tags, ["name"]))
 
     def _upsert(
-        self, table: Table, conflict: tuple[str, ...], merge: Callable[[Any], dict[str, Any]]
+        self,
+        table: Table,
+        conflict: tuple[str, ...],
+        merge: Callable[[Any], dict[str, Any]],
+        fixed: Mapping[str, Any] | None = None,
     ) -> _Upsert:
-        """INSERT ... ON CONFLICT (``conflict``) DO UPDATE SET ``merge(excluded)``."""
-        keys = [c.name for c in table.c]
+        """INSERT ... ON CONFLICT (``conflict``) DO UPDATE SET ``merge(excluded)``; the
+        columns in ``fixed`` take that SQL instead of a parameter (SQLite's many-row form
+        only)."""
+        fixed = fixed or {}
+        keys = [c.name for c in table.c if c.name not in fixed]
 
         def build(values: list[dict[str, Any]] | None) -> Any:
             statement = self._insert(table)
@@ -487,6 +495,7 @@ class _Statements:
         names = [f"{key}_{i}" for i in range(rows) for key in keys]
         values: list[dict[str, Any]] = [
             {key: bindparam(name) for key, name in zip(keys, names[i : i + len(keys)], strict=True)}
+            | dict(fixed)
             for i in range(0, len(names), len(keys))
         ]
         compiled = build(values).compile(dialect=self._dialect)
@@ -521,8 +530,48 @@ class _Statements:
         else:
             connection.exec_driver_sql(sql, [dict(zip(keys, p, strict=True)) for p in params])
 
-    def execute_samples(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
-        self._run(connection, self._samples, params)
+    def execute_samples(
+        self, connection: Connection, rows: Sequence[Row], ids: Mapping[str, int]
+    ) -> None:
+        """Upsert raw rows (not empty), grouped by tag so consecutive inserts land on the
+        same B-tree leaf (twice the rate on SQLite).
+
+        Within a tag the rows stay in the order received, which is time order unless a
+        clock stepped back (then only locality suffers): sorting on the time too costs
+        twice as much for nothing. The sort is stable and statements run in row order, so
+        of two rows at one (tag, t) the last received wins.
+
+        The rows go as columns (zip, map, slices: loops in C, not per row in Python). On
+        SQLite a statement's rows that are all GOOD, without text or detail (nearly every
+        row) bind three parameters a row instead of six: a fifth less time in SQLite."""
+        flatten = itertools.chain.from_iterable
+        ordered = sorted(rows, key=_BY_TAG)
+        tags, times, values, texts, qualities, details = zip(*ordered, strict=True)
+        columns = (tuple(map(ids.__getitem__, tags)), times, values, texts, qualities, details)
+        size = self._samples.rows
+        whole = len(ordered) - len(ordered) % size if self._samples.many is not None else 0
+        kinds = [
+            self._plain_samples is not None
+            and texts[start : start + size].count(None) == size
+            and details[start : start + size].count(None) == size
+            and qualities[start : start + size].count(GOOD) == size
+            for start in range(0, whole, size)
+        ]
+        start = 0
+        for plain, run in itertools.groupby(kinds):  # runs of one kind, in row order
+            end = start + size * sum(1 for _ in run)
+            sql = self._plain_samples if plain else self._samples.many
+            bound = columns[:3] if plain else columns
+            assert sql is not None
+            chunks = [
+                tuple(flatten(zip(*(column[i : i + size] for column in bound), strict=True)))
+                for i in range(start, end, size)
+            ]
+            connection.exec_driver_sql(sql, chunks)
+            start = end
+        if whole < len(ordered):
+            rest = list(zip(*(c[whole:] for c in columns), strict=True))
+            self._run(connection, self._samples, rest)
 
     def execute_minutes(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
         self._run(connection, self._minutes, params)

@@ -18,7 +18,7 @@ from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.store import audit
 from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
-from hmi.store.schema import outbox
+from hmi.store.schema.production import outbox
 
 MAX_ERROR_CHARS = 4000  # a server's HTML error page should not bloat the database
 

@@ -17,7 +17,7 @@ from hmi.core.audit import AuditEntry
 from hmi.store import audit
 from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
-from hmi.store.schema_security import users
+from hmi.store.schema.security import users
 
 
 class UserExistsError(StoreError):

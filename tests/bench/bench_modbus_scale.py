@@ -9,7 +9,8 @@ maps are laid out). All servers run in one CHILD process (spawn) and change ever
 once a second, so the CPU share printed is the HMI process's alone. In the HMI process
 one ModbusTcpWorker per device polls at 1 Hz onto one TagBus: first ours
 (block-coalesced), then the naive baseline (max_registers=1, max_bits=1, max_gap=-1:
-one request per tag), each against a fresh child. The naive run cannot keep 1 Hz; its
+one request per tag), each against a fresh child (a plain subprocess this benchmark
+reaps itself, tests/bench/plant_process.py). The naive run cannot keep 1 Hz; its
 achieved scan rate is reported as measured, and CPU is compared per scan as well as as
 a share of a core. Goal: >= 20x fewer requests per scan, >= 10x less CPU.
 """
@@ -18,19 +19,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import statistics
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType, encode_value
-from hmi.core.samples import Quality, Sample
+from hmi.core.samples import Quality
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Tag
 from hmi.devices.modbus import ModbusTcpWorker
 from hmi.sim.modbus_server import ModbusRegisterServer
+from tests.bench.plant_process import PlantProcess, PlantSide, plant_arguments
 
 BLOCK_TAGS = 50  # tags of one type in a row
 SPARE = 4  # unused registers after each block (room the PLC programmer left)
@@ -72,8 +75,9 @@ def _image(layout: list[tuple[int, DataType]], second: int) -> list[int]:
     return registers
 
 
-def _plc_process(devices: int, tags: int, ready: Any, stop: Any, results: Any) -> None:
+def _plc_process(devices: int, tags: int) -> None:
     """All simulated PLCs, in one child process; every value changes once a second."""
+    parent = PlantSide()
 
     async def serve() -> None:
         layout = tag_layout(tags)
@@ -84,16 +88,16 @@ def _plc_process(devices: int, tags: int, ready: Any, stop: Any, results: Any) -
         images = [_image(layout, s) for s in range(2)]  # alternate: every value changes
         for server in servers:
             server.set_holding(0, images[0])
-        ready.send([server.port for server in servers])
+        parent.send([server.port for server in servers])
         cpu0, wall0 = time.process_time(), time.perf_counter()
         second = 0
-        while not stop.is_set():
+        while not parent.is_set():
             await asyncio.sleep(1.0 - (time.perf_counter() - wall0) % 1.0)
             second += 1
             for server in servers:
                 server.set_holding(0, images[second % 2])
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        results.send((cpu / wall, [server.requests for server in servers]))
+        parent.send([cpu / wall, [server.requests for server in servers]])
         for server in servers:
             await server.stop()
 
@@ -150,14 +154,9 @@ def make_tags(device: str, layout: list[tuple[int, DataType]]) -> list[Tag]:
 
 
 async def run(name: str, devices: int, tags: int, seconds: float, naive: bool) -> RunResult:
-    context = multiprocessing.get_context("spawn")
-    ready_recv, ready_send = context.Pipe(duplex=False)
-    results_recv, results_send = context.Pipe(duplex=False)
-    stop = context.Event()
-    plc = context.Process(target=_plc_process, args=(devices, tags, ready_send, stop, results_send))
-    plc.start()
+    plc = PlantProcess(__file__, [devices, tags])
     try:
-        ports: list[int] = await asyncio.to_thread(ready_recv.recv)
+        ports: list[int] = await plc.message()
         layout = tag_layout(tags)
         bus = TagBus()
         # one request per tag: no two tags in a request, no hole read through
@@ -182,12 +181,15 @@ async def run(name: str, devices: int, tags: int, seconds: float, naive: bool) -
         counts = {"samples": 0, "bad": 0}
         measuring = False
 
-        def on_batch(batch: list[Sample]) -> None:
-            if measuring:
-                counts["samples"] += len(batch)
-                counts["bad"] += sum(1 for s in batch if s.quality is not Quality.GOOD)
+        queue = bus.subscribe("bench", maxsize=1_000_000)
 
-        bus.add_listener(on_batch)
+        async def count() -> None:  # a consumer of the bus, as the runtime's are
+            while batch := await queue.get():
+                if measuring:
+                    counts["samples"] += len(batch)
+                    counts["bad"] += sum(1 for s in batch if s.quality is not Quality.GOOD)
+
+        counter = asyncio.create_task(count(), name="count samples")
         tasks = [asyncio.create_task(w.run(), name=f"run {w.device.name}") for w in workers]
         await asyncio.sleep(WARMUP)
         requests0 = [w.requests for w in workers]
@@ -203,14 +205,13 @@ async def run(name: str, devices: int, tags: int, seconds: float, naive: bool) -
         for task in pending:  # stop() returned but run() did not end: a worker bug
             print(f"  WARNING: {task.get_name()} still running 5 s after stop():", file=sys.stderr)
             task.print_stack(file=sys.stderr)
+        bus.unsubscribe(queue)
+        await counter
         blocks = [len(w.blocks) for w in workers]
-        stop.set()
-        plc_share, _served = await asyncio.wait_for(asyncio.to_thread(results_recv.recv), 30)
+        plc.stop()
+        plc_share, _served = await plc.message(timeout=30)
     finally:
-        stop.set()
-        await asyncio.to_thread(plc.join, 10)
-        if plc.is_alive():
-            plc.terminate()
+        await plc.close()
     return RunResult(
         name, devices, wall, cpu, requests, blocks, counts["samples"], counts["bad"], plc_share
     )
@@ -257,6 +258,10 @@ async def main_async(devices: int, tags: int, seconds: float) -> None:
 
 
 def main() -> None:
+    plant = plant_arguments(sys.argv)
+    if plant is not None:
+        _plc_process(*plant)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--devices", type=int, default=10)
     parser.add_argument("--tags", type=int, default=1000)

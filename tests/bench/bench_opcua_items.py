@@ -27,7 +27,7 @@ import asyncio
 import datetime as dt
 import multiprocessing
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,7 +36,6 @@ from asyncua.client.client import Client
 from asyncua.common.node import Node
 from asyncua.server.server import Server
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, OpcUaAddress, Tag
@@ -139,15 +138,15 @@ def _tags(items: int, idx: int) -> list[Tag]:
 
 
 class _Counter:
-    """Counts the GOOD (and not GOOD) samples reaching the bus while measuring."""
+    """The sink the samples are handed to (hmi.core.bus.SampleSink): counts the GOOD (and
+    not GOOD) ones while measuring."""
 
-    def __init__(self, bus: TagBus) -> None:
+    def __init__(self) -> None:
         self.measuring = False
         self.updates = 0
         self.bad = 0
-        bus.add_listener(self)
 
-    def __call__(self, batch: list[Sample], /) -> None:
+    def put(self, batch: Sequence[Sample], /) -> None:
         if self.measuring:
             for sample in batch:
                 if sample.quality is Quality.GOOD:
@@ -157,7 +156,7 @@ class _Counter:
 
 
 async def _measure(
-    name: str, seconds: float, bus: TagBus, counter: _Counter, passes: Callable[[], int]
+    name: str, seconds: float, counter: _Counter, passes: Callable[[], int]
 ) -> RunResult:
     await asyncio.sleep(WARMUP)
     passes0 = passes()
@@ -171,15 +170,14 @@ async def _measure(
 
 
 async def run_subscription(endpoint: str, idx: int, items: int, seconds: float) -> RunResult:
-    bus = TagBus()
-    counter = _Counter(bus)
+    counter = _Counter()
     device = Device(
         "bench-ua", DeviceKind.OPCUA, endpoint=endpoint, poll_interval=PERIOD, timeout=10.0
     )
-    worker = OpcUaWorker(device, _tags(items, idx), bus)
+    worker = OpcUaWorker(device, _tags(items, idx), counter)
     task = asyncio.create_task(worker.run())
     try:
-        return await _measure("subscription (ours: OpcUaWorker)", seconds, bus, counter, lambda: -1)
+        return await _measure("subscription (ours: OpcUaWorker)", seconds, counter, lambda: -1)
     finally:
         await worker.stop()
         await asyncio.gather(task, return_exceptions=True)
@@ -188,7 +186,6 @@ async def run_subscription(endpoint: str, idx: int, items: int, seconds: float) 
 async def _poll_loop(
     client: Client,
     nodes: list[Node],
-    bus: TagBus,
     read_pass: Callable[[], Awaitable[None]],
     count: list[int],
 ) -> None:
@@ -211,8 +208,7 @@ def _sample(tag: str, value: ua.DataValue, now: float) -> Sample:
 async def run_polling(
     endpoint: str, idx: int, items: int, seconds: float, batch: bool
 ) -> RunResult:
-    bus = TagBus()
-    counter = _Counter(bus)
+    counter = _Counter()
     client = Client(url=endpoint, timeout=10.0)
     await client.connect()
     nodes = [client.get_node(f"ns={idx};i={FIRST_ID + i}") for i in range(items)]
@@ -222,15 +218,15 @@ async def run_polling(
     async def per_node() -> None:
         for name, node in zip(names, nodes, strict=True):
             value = await node.read_data_value()
-            bus.publish(_sample(name, value, time.time()))
+            counter.put([_sample(name, value, time.time())])
 
     async def one_read() -> None:
         values = await client.read_attributes(nodes)
         now = time.time()
-        bus.publish_many(_sample(n, v, now) for n, v in zip(names, values, strict=True))
+        counter.put([_sample(n, v, now) for n, v in zip(names, values, strict=True)])
 
     task = asyncio.create_task(
-        _poll_loop(client, nodes, bus, one_read if batch else per_node, count)
+        _poll_loop(client, nodes, one_read if batch else per_node, count)
     )
     name = (
         "batch: one Read of all nodes per 100 ms"
@@ -238,7 +234,7 @@ async def run_polling(
         else "naive: one Read per node, passes every 100 ms"
     )
     try:
-        return await _measure(name, seconds, bus, counter, lambda: count[0])
+        return await _measure(name, seconds, counter, lambda: count[0])
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 from hmi.core.history import BAD, GOOD, Buckets, Resolution
 from hmi.store.database import Database, open_database
 from hmi.store.historian_query import HistorianQuery
-from hmi.store.schema import historian_samples
+from hmi.store.schema.historian import historian_samples
 
 T0 = 1_700_000_040.0  # a whole minute
 GOAL_MS = 50.0

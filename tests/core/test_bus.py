@@ -1,8 +1,13 @@
-"""TagBus: latest-value cache, bounded subscriptions with overflow policy, listeners."""
+"""TagBus: the thread-safe port, latest values, named bounded queues with an overflow
+policy that counts (and spans) what it drops, unknown tags counted once."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import threading
+
+import pytest
 
 from hmi.core.bus import OverflowPolicy, TagBus
 from hmi.core.samples import Quality, Sample
@@ -12,41 +17,80 @@ def _s(tag: str, value: int) -> Sample:
     return Sample(tag, value, Quality.GOOD, float(value), float(value))
 
 
-def test_publish_updates_latest_and_snapshot() -> None:
+def test_put_updates_latest_and_snapshot() -> None:
     bus = TagBus()
     assert bus.latest("a") is None
-    bus.publish(_s("a", 1))
-    bus.publish_many([_s("a", 2), _s("b", 3)])
+    bus.put([_s("a", 1)])
+    bus.put([_s("a", 2), _s("b", 3)])
     assert bus.latest("a") == _s("a", 2)
     assert set(bus.snapshot()) == {"a", "b"}
     assert bus.published == 3
-    bus.publish_many([])
+    bus.put([])
     assert bus.published == 3
 
 
-def test_subscription_gets_batches() -> None:
+def test_queue_gets_batches() -> None:
     async def scenario() -> None:
         bus = TagBus()
-        sub = bus.subscribe()
-        waiter = asyncio.create_task(sub.get_batch())
+        queue = bus.subscribe("test")
+        waiter = asyncio.create_task(queue.get())
         await asyncio.sleep(0)
         assert not waiter.done()
-        bus.publish_many([_s("a", 1), _s("b", 2)])
-        bus.publish(_s("a", 3))
+        bus.put([_s("a", 1), _s("b", 2)])
+        bus.put([_s("a", 3)])
         assert [s.value for s in await waiter] == [1, 2, 3]
-        bus.publish(_s("c", 4))
-        assert [s.value for s in await sub.get_batch()] == [4]
+        bus.put([_s("c", 4)])
+        assert [s.value for s in await queue.get()] == [4]
+        assert await queue.get(0.01) == []  # a timeout is an empty batch
 
     asyncio.run(scenario())
 
 
-def test_overflow_drop_oldest_counts_dropped() -> None:
+def test_samples_put_from_other_threads_arrive_in_order_on_the_bus_loop() -> None:
     async def scenario() -> None:
         bus = TagBus()
-        sub = bus.subscribe(maxsize=3)
-        bus.publish_many([_s("a", i) for i in range(5)])
-        assert sub.dropped == 2
-        assert [s.value for s in await sub.get_batch()] == [2, 3, 4]
+        queue = bus.subscribe("test")
+        loop_thread = threading.get_ident()
+        seen_on: set[int] = set()
+        original = bus._deliver
+
+        def deliver(samples: list[Sample]) -> None:
+            seen_on.add(threading.get_ident())
+            original(samples)
+
+        bus._deliver = deliver  # type: ignore[method-assign]
+
+        def producer(tag: str) -> None:
+            for i in range(2_000):
+                bus.put([_s(tag, i)])
+
+        threads = [threading.Thread(target=producer, args=(t,)) for t in ("x", "y")]
+        for thread in threads:
+            thread.start()
+        got: list[Sample] = []
+        while len(got) < 4_000:
+            got += await queue.get(5.0)
+        for thread in threads:
+            thread.join()
+        assert seen_on == {loop_thread}  # delivered on the loop, never on a producer
+        for tag in ("x", "y"):
+            assert [s.value for s in got if s.tag == tag] == list(range(2_000))
+        assert bus.latest("x") == _s("x", 1_999)
+
+    asyncio.run(scenario())
+
+
+def test_overflow_drop_oldest_counts_dropped_and_their_span_per_tag() -> None:
+    async def scenario() -> None:
+        bus = TagBus()
+        queue = bus.subscribe("test", maxsize=3)
+        bus.put([_s("a", i) for i in range(5)] + [_s("b", 9)])
+        assert queue.dropped == 3
+        assert [s.value for s in await queue.get()] == [3, 4, 9]
+        lost = queue.take_lost()
+        assert {tag: (s.count, s.first, s.last) for tag, s in lost.items()} == {
+            "a": (3, 0.0, 2.0)}
+        assert queue.take_lost() == {}
 
     asyncio.run(scenario())
 
@@ -54,51 +98,49 @@ def test_overflow_drop_oldest_counts_dropped() -> None:
 def test_overflow_drop_newest_keeps_queued() -> None:
     async def scenario() -> None:
         bus = TagBus()
-        sub = bus.subscribe(maxsize=2, overflow=OverflowPolicy.DROP_NEWEST)
-        bus.publish_many([_s("a", i) for i in range(4)])
-        assert sub.dropped == 2
-        assert [s.value for s in await sub.get_batch()] == [0, 1]
+        queue = bus.subscribe("test", maxsize=2, overflow=OverflowPolicy.DROP_NEWEST)
+        bus.put([_s("a", i) for i in range(4)])
+        assert queue.dropped == 2
+        assert [s.value for s in await queue.get()] == [0, 1]
+        assert queue.take_lost()["a"].count == 2
 
     asyncio.run(scenario())
 
 
-def test_closed_subscription_gets_nothing() -> None:
+def test_a_queue_for_some_tags_sees_only_those() -> None:
     async def scenario() -> None:
         bus = TagBus()
-        sub = bus.subscribe()
-        sub.close()
-        bus.publish(_s("a", 1))
-        assert sub.dropped == 0
-        assert not sub._queue
+        queue = bus.subscribe("counters", tags={"good"})
+        bus.put([_s("speed", 1), _s("good", 2), _s("speed", 3)])
+        assert [s.tag for s in await queue.get()] == ["good"]
+        assert queue.offered == 1
 
     asyncio.run(scenario())
 
 
-def test_listener_receives_batches_until_removed() -> None:
-    bus = TagBus()
-    batches: list[list[Sample]] = []
-    remove = bus.add_listener(batches.append)
-    bus.publish_many([_s("a", 1), _s("b", 2)])
-    assert [[s.value for s in b] for b in batches] == [[1, 2]]
-    remove()
-    bus.publish(_s("a", 3))
-    assert len(batches) == 1
+def test_a_closed_queue_returns_what_is_left_then_the_end() -> None:
+    async def scenario() -> None:
+        bus = TagBus()
+        queue = bus.subscribe("test")
+        bus.put([_s("a", 1)])
+        bus.unsubscribe(queue)
+        bus.put([_s("a", 2)])
+        assert [s.value for s in await queue.get()] == [1]
+        assert await queue.get() == []  # no wait: the end
+        assert queue.closed
+
+    asyncio.run(scenario())
 
 
-def test_a_failing_listener_does_not_reach_the_publisher_or_other_consumers(caplog):
-    from hmi.core.bus import TagBus
-    from hmi.core.samples import Quality, Sample
-
-    bus = TagBus()
-    seen: list[str] = []
-
-    def broken(_samples):
-        raise RuntimeError("boom")
-
-    remove = bus.add_listener(broken)
-    bus.add_listener(lambda samples: seen.extend(s.tag for s in samples))
-    bus.publish(Sample("A", 1, Quality.GOOD, 0.0, 0.0))
-    assert seen == ["A"]
-    assert "listener" in caplog.text
-    remove()
-    remove()  # removing twice is harmless
+def test_a_sample_for_an_unknown_tag_is_counted_and_logged_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    bus = TagBus(known_tags=["a"])
+    queue = bus.subscribe("test")
+    with caplog.at_level(logging.WARNING, logger="hmi.core.bus"):
+        for i in range(50):
+            bus.put([_s("a", i), _s("ghost", i)])
+    assert bus.unknown == 50
+    assert bus.latest("ghost") is None
+    assert len(queue) == 50  # the known ones all arrived
+    warnings = [r for r in caplog.records if "ghost" in r.getMessage()]
+    assert len(warnings) == 1

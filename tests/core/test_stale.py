@@ -91,3 +91,22 @@ def test_unknown_tags_are_ignored() -> None:
     watcher = StaleWatcher(site_rules(SITE))
     watcher.observe([good("Nope", 1, 0.0)])
     assert watcher.check(1e9) == []
+
+
+def test_at_scale_exactly_the_silent_tags_go_stale() -> None:
+    """10,000 polled tags of 10 devices: the ones no scan refreshed go stale, no others
+    (a check stops at the first value too young to be stale, oldest first)."""
+    devices = tuple(Device(f"plc{d}", DeviceKind.MODBUS_TCP, poll_interval=1.0, timeout=0.5)
+                    for d in range(10))
+    tags = tuple(Tag(f"P{d}.R{i}", f"plc{d}", ModbusAddress(HR, i), DataType.UINT16)
+                 for d in range(10) for i in range(1_000))
+    watcher = StaleWatcher(site_rules(Site("big", devices, tags)))
+    watcher.observe([good(t.name, 1, 100.0) for t in tags])
+    silent = {t.name for t in tags if hash(t.name) % 7 == 0}
+    for d in range(10):  # each device's scan refreshes all but the silent ones
+        watcher.observe([good(t.name, 2, 101.0 + d / 10) for t in tags
+                         if t.device == f"plc{d}" and t.name not in silent])
+    assert watcher.check(102.4) == []
+    assert {s.tag for s in watcher.check(102.6)} == silent
+    assert watcher.check(102.7) == []
+    assert len(watcher.check(105.0)) == len(tags) - len(silent)

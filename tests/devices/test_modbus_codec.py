@@ -1,5 +1,5 @@
 """The pure parts of the Modbus worker: block planning, decoding, write encoding,
-read-back comparison and the deadband filter."""
+and read-back comparison (the deadband rule is hmi.core.deadband: tests/core)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Scaling, Tag
 from hmi.devices.modbus import ModbusWorker
 from hmi.devices.modbus_codec import (
-    DeadbandFilter,
     decode_tag,
     encode_for_write,
     exception_name,
@@ -29,26 +28,6 @@ def _tag(offset: int, data_type: DataType = DataType.UINT16, **kw: object) -> Ta
 
 def _good(tag: str, value: float) -> Sample:
     return Sample(tag, value, Quality.GOOD, 0.0, 0.0)
-
-
-def test_deadband_filter() -> None:
-    flow = Tag("Flow", "plc", ModbusAddress(HR, 0), DataType.FLOAT32, deadband=0.5)
-    passes = DeadbandFilter([flow]).passes
-    assert passes(_good("Flow", 10.0))
-    assert not passes(_good("Flow", 10.4))  # 0.4 under a 0.5 deadband
-    assert passes(_good("Flow", 10.6))  # 0.6 over it
-    assert not passes(_good("Flow", 10.2))  # measured from the last published, 10.6
-    assert passes(Sample.bad("Flow", "comm: lost", 0.0))  # quality change: always
-    assert not passes(Sample.bad("Flow", "comm: lost", 1.0))  # same BAD again
-    assert passes(Sample.bad("Flow", "comm: timeout", 1.0))  # BAD for another reason
-    assert passes(_good("Flow", 10.6))  # GOOD again, same value: a quality change
-    assert passes(Sample("Flow", 10.6, Quality.UNCERTAIN, 0.0, 0.0))
-
-
-def test_zero_deadband_passes_every_good_sample() -> None:
-    passes = DeadbandFilter([_tag(0)]).passes
-    assert passes(_good("T0", 1))
-    assert passes(_good("T0", 1))
 
 
 def test_blocks_use_the_device_limits_and_overrides_force_one_per_tag() -> None:

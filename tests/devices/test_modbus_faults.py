@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 from pymodbus.exceptions import ModbusIOException
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType, encode_value
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Tag
@@ -33,7 +32,7 @@ from hmi.sim.faults import (
     Truncation,
 )
 from hmi.sim.modbus_server import ModbusRegisterServer
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 POLL = 0.2
 TIMEOUT = 0.5
@@ -88,7 +87,7 @@ COUNTER = HEALTHY_TAGS[0].name
 class Plant:
     """The bus, a healthy device that changes every poll, and the devices under test."""
 
-    bus: TagBus
+    bus: TappedBus
     healthy: ModbusTcpWorker
     workers: list[ModbusTcpWorker]
     tasks: list[asyncio.Task[None]]
@@ -175,7 +174,7 @@ async def _plant(
     await healthy_server.start()
     changer = asyncio.create_task(_change_healthy_plant(healthy_server))
     await fault.start()
-    bus = TagBus()
+    bus = TappedBus()
     statuses: list[DeviceStatus] = []
     healthy = ModbusTcpWorker(
         _device("Healthy", healthy_server.port), HEALTHY_TAGS, bus, statuses.append
@@ -183,7 +182,7 @@ async def _plant(
     workers = [ModbusTcpWorker(device, tags, bus, statuses.append) for device, tags in faulty]
     plant = Plant(bus, healthy, workers, [], loop_errors, statuses)
     loop.set_exception_handler(lambda _loop, context: plant.on_loop_error(context))
-    bus.add_listener(plant.on_batch)
+    bus.tap(plant.on_batch)
     plant.tasks = [asyncio.create_task(w.run()) for w in (healthy, *workers)]
     try:
         every_tag = [*HEALTHY_TAGS, *(t for _, tags in faulty for t in tags)]
@@ -288,7 +287,7 @@ def test_unparseable_answers_make_the_device_bad_and_others_undisturbed(
         fault = peer()
         await fault.start()
         async with _plant(fault, [(_device("Filler", fault.port), tags)]) as plant:
-            plant.bus.add_listener(
+            plant.bus.tap(
                 lambda batch: details.update(
                     s.detail for s in batch if s.tag == tags[0].name and s.detail
                 )

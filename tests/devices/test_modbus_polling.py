@@ -8,14 +8,13 @@ from collections import Counter
 
 from pymodbus.constants import ExcCodes
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import ByteOrder, DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Scaling, Tag
 from hmi.devices import modbus_blocks
 from hmi.devices.modbus import ModbusWorker
 from hmi.sim.modbus_server import ModbusSimServer
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 HR, IR = RegisterTable.HOLDING_REGISTER, RegisterTable.INPUT_REGISTER
 
@@ -37,9 +36,9 @@ def test_fast_scan_class_polls_ten_times_as_often_as_slow() -> None:
         await server.start()
         fast = _tag("Fast", HR, 0, DataType.UINT16, scan_interval=0.1)
         slow = _tag("Slow", HR, 100, DataType.UINT16)  # device's 1 s
-        bus = TagBus()
+        bus = TappedBus()
         counts: Counter[str] = Counter()
-        bus.add_listener(lambda batch: counts.update(s.tag for s in batch))
+        bus.tap(lambda batch: counts.update(s.tag for s in batch))
         worker = ModbusWorker(_device(server.port, poll=1.0), [fast, slow], bus)
         assert [(s.interval, len(s.plan)) for s in worker.scan_classes] == [(0.1, 1), (1.0, 1)]
         task = asyncio.create_task(worker.run())
@@ -63,9 +62,9 @@ def test_deadband_publishes_big_changes_and_every_quality_change() -> None:
         scaled = Scaling(0, 1000, 0.0, 100.0)  # 10 raw counts per engineering unit
         level = _tag("Level", HR, 0, DataType.INT16, scaling=scaled, deadband=0.5)
         server.set_holding(0, [500])  # 50.0
-        bus = TagBus()
+        bus = TappedBus()
         published: list[Sample] = []
-        bus.add_listener(published.extend)
+        bus.tap(published.extend)
         worker = ModbusWorker(_device(server.port, poll=0.05), [level], bus)
         task = asyncio.create_task(worker.run())
 
@@ -117,7 +116,7 @@ def test_bits_of_registers_scaling_and_byte_orders() -> None:
             _tag("Analog", IR, 0, DataType.INT16, scaling=Scaling(0, 27648, 0.0, 10.0)),
         ]
         device = _device(server.port, byte_order=ByteOrder.CDAB)
-        worker = ModbusWorker(device, tags, TagBus())
+        worker = ModbusWorker(device, tags, TappedBus())
         try:
             value = {s.tag: s.value for s in await worker.read_once()}
         finally:
@@ -141,7 +140,7 @@ def test_refused_addresses_inside_a_block_go_bad_alone_and_the_split_is_kept() -
         await server.start()
         tags = [_tag(f"R{i}", HR, i, DataType.UINT16) for i in range(30)]
         server.set_holding(0, list(range(100, 130)))
-        bus = TagBus()
+        bus = TappedBus()
         worker = ModbusWorker(_device(server.port), tags, bus, max_gap=16)
         assert [(b.start, b.count) for b in worker.blocks] == [(0, 30)]
         try:
@@ -177,7 +176,7 @@ def test_refused_tags_are_reprobed_and_come_back(monkeypatch: object) -> None:
         server.refuse(HR, 10, 10)
         await server.start()
         tags = [_tag(f"R{i}", HR, i, DataType.UINT16) for i in range(30)]
-        bus = TagBus()
+        bus = TappedBus()
         worker = ModbusWorker(_device(server.port, poll=0.05), tags, bus)
         task = asyncio.create_task(worker.run())
         try:
@@ -204,7 +203,7 @@ def test_gateway_no_response_is_not_bisected_and_is_retried_every_scan() -> None
         server.refuse(HR, 5, 1, code=ExcCodes.GATEWAY_NO_RESPONSE)
         await server.start()
         tags = [_tag(f"R{i}", HR, i, DataType.UINT16) for i in range(10)]
-        worker = ModbusWorker(_device(server.port), tags, TagBus())
+        worker = ModbusWorker(_device(server.port), tags, TappedBus())
         try:
             samples = await worker.read_once()
             assert worker.requests == 1  # no split: the unit, not an address, failed

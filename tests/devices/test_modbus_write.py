@@ -179,7 +179,7 @@ def test_write_to_an_unreachable_plc_fails_without_raising() -> None:
 def test_confirmed_write_updates_the_bus_at_once() -> None:
     async def scenario(server: ModbusSimServer, worker: ModbusWorker) -> None:
         bus = TagBus()
-        worker._bus = bus
+        worker._sink = bus
         word = _tag("Word", HR, 0, DataType.UINT16)
         _confirmed(await worker.write(word, 77), 77)
         latest = bus.latest("Word")

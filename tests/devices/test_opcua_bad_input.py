@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, OpcUaAddress, Tag
@@ -13,7 +12,7 @@ from hmi.core.status import ConnectionState
 from hmi.devices.opcua import OpcUaWorker
 from hmi.sim.opcua_server import OpcUaPlantServer
 from hmi.sim.plant import FillingLine
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 
 def _tag(device: str, name: str) -> Tag:
@@ -36,7 +35,7 @@ def test_a_silent_server_goes_bad_without_disturbing_a_healthy_one() -> None:
         port = silent.sockets[0].getsockname()[1]
         server = OpcUaPlantServer(FillingLine())
         await server.start()
-        bus = TagBus()
+        bus = TappedBus()
         healthy_bad: list[Sample] = []
 
         def watch(samples: list[Sample]) -> None:
@@ -59,7 +58,7 @@ def test_a_silent_server_goes_bad_without_disturbing_a_healthy_one() -> None:
         tasks = [asyncio.create_task(w.run()) for w in (silent_worker, healthy_worker)]
         try:
             await wait_for(lambda: all_quality(bus, healthy_tags, Quality.GOOD), 5.0)
-            bus.add_listener(watch)
+            bus.tap(watch)
             expected = f"comm: no answer from opc.tcp://127.0.0.1:{port}/ within 1 s"
             await wait_for(
                 lambda: all_quality(bus, silent_tags, Quality.BAD), 5.0, "silent server BAD"

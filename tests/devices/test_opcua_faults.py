@@ -7,7 +7,6 @@ import asyncio
 import itertools
 from typing import Any
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, ModbusAddress, OpcUaAddress, RegisterTable, Tag
@@ -16,7 +15,7 @@ from hmi.devices.modbus import ModbusTcpWorker
 from hmi.devices.opcua import OpcUaWorker
 from hmi.sim.faults import MuteTcpServer
 from hmi.sim.modbus_server import ModbusRegisterServer
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 POLL = 0.2
 UA_TIMEOUT = 1.0
@@ -56,7 +55,7 @@ def test_mute_opcua_endpoint_goes_bad_and_modbus_device_undisturbed() -> None:
                 await asyncio.sleep(POLL / 2)
 
         changer = asyncio.create_task(change_filler())
-        bus = TagBus()
+        bus = TappedBus()
         filler_times: list[float] = []
         filler_not_good: list[Sample] = []
 
@@ -68,7 +67,7 @@ def test_mute_opcua_endpoint_goes_bad_and_modbus_device_undisturbed() -> None:
                     if sample.tag == "Filler.Counter":
                         filler_times.append(loop.time())
 
-        bus.add_listener(on_batch)
+        bus.tap(on_batch)
         filler = ModbusTcpWorker(
             Device(
                 "filler", DeviceKind.MODBUS_TCP, port=modbus.port, poll_interval=POLL, timeout=0.5

@@ -11,14 +11,13 @@ import time
 import pytest
 from asyncua import ua
 
-from hmi.core.bus import TagBus
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Device, DeviceKind, OpcUaAddress, Tag
 from hmi.devices.opcua import OpcUaWorker
 from hmi.sim.opcua_server import OpcUaPlantServer
 from hmi.sim.plant import FillingLine
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 POLL = 0.25
 
@@ -32,14 +31,14 @@ def _device(endpoint: str, **kw: object) -> Device:
     return dataclasses.replace(device, **kw)  # type: ignore[arg-type]
 
 
-def _recorder(bus: TagBus) -> dict[str, list[Sample]]:
+def _recorder(bus: TappedBus) -> dict[str, list[Sample]]:
     seen: dict[str, list[Sample]] = {}
 
     def record(samples: list[Sample]) -> None:
         for sample in samples:
             seen.setdefault(sample.tag, []).append(sample)
 
-    bus.add_listener(record)
+    bus.tap(record)
     return seen
 
 
@@ -51,7 +50,7 @@ def test_each_tag_gets_its_sampling_interval_and_deadband() -> None:
     async def scenario() -> None:
         server = OpcUaPlantServer(FillingLine(), update_interval=0.05)
         await server.start()
-        bus = TagBus()
+        bus = TappedBus()
         seen = _recorder(bus)
         worker = OpcUaWorker(_device(server.endpoint), (torque, coarse, state), bus)
         task = asyncio.create_task(worker.run())
@@ -87,7 +86,7 @@ def test_polling_reads_all_nodes_once_per_interval_when_configured() -> None:
     async def scenario() -> None:
         server = OpcUaPlantServer(FillingLine())
         await server.start()
-        bus = TagBus()
+        bus = TappedBus()
         worker = OpcUaWorker(_device(server.endpoint, subscriptions=False), tags, bus)
         task = asyncio.create_task(worker.run())
         try:
@@ -119,7 +118,7 @@ def test_falls_back_to_polling_when_the_server_refuses_subscriptions(
     async def scenario() -> None:
         server = OpcUaPlantServer(FillingLine(), subscriptions=False)
         await server.start()
-        bus = TagBus()
+        bus = TappedBus()
         worker = OpcUaWorker(_device(server.endpoint), tags, bus)
         task = asyncio.create_task(worker.run())
         try:
@@ -148,7 +147,7 @@ def test_status_codes_become_quality_and_timestamps_come_from_the_server(
     async def scenario() -> None:
         server = OpcUaPlantServer(FillingLine())
         await server.start()
-        bus = TagBus()
+        bus = TappedBus()
         worker = OpcUaWorker(
             _device(server.endpoint, subscriptions=subscriptions), (setpoint,), bus
         )

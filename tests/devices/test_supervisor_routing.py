@@ -9,23 +9,28 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from hmi.core.bus import TagBus
+from hmi.core.bus import SampleSink
 from hmi.core.datatypes import DataType
 from hmi.core.diagnostics import DeviceDiagnostics, RequestStats
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, DeviceKind, ModbusAddress, OpcUaAddress, RegisterTable, Site, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
 from hmi.core.writes import WriteOutcome, WriteResult
-from hmi.devices.modbus import ModbusTcpWorker
-from hmi.devices.supervisor import NOT_WRITABLE_YET, DeviceSupervisor
+from hmi.devices.supervisor import (
+    WORKER_FACTORIES,
+    DeviceSupervisor,
+    DeviceWorker,
+    WorkerContext,
+    WorkerFactory,
+    diagnostics_from,
+)
 from hmi.sim.modbus_server import HR_SPEED, ModbusPlantServer
 from hmi.sim.opcua_server import OpcUaPlantServer, free_port
 from hmi.sim.plant import FillingLine
-from tests.conftest import all_quality, wait_for
+from tests.conftest import TappedBus, all_quality, wait_for
 
 HR = RegisterTable.HOLDING_REGISTER
 
@@ -44,10 +49,11 @@ def _fake_site() -> Site:
 class FakeWorker:
     """Publishes one GOOD value per tag, then goes silent; crashes ``crashes`` times."""
 
-    def __init__(self, device: Device, tags: tuple[Tag, ...], bus: TagBus,
+    def __init__(self, device: Device, tags: tuple[Tag, ...], sink: SampleSink,
                  on_status: DeviceStatusListener, crashes: int = 0) -> None:
-        self.device, self.tags, self._bus = device, tags, bus
+        self.device, self.tags, self._sink = device, tags, sink
         self._status = DeviceStatus(device.name, ConnectionState.CONNECTED, time.time())
+        self.stats = RequestStats()
         self.runs = 0
         self.crashes = crashes
 
@@ -60,11 +66,17 @@ class FakeWorker:
         if self.runs <= self.crashes:
             raise RuntimeError(f"crash number {self.runs}")
         now = time.time()
-        self._bus.publish_many(Sample(t.name, 42, Quality.GOOD, now, now) for t in self.tags)
+        self._sink.put([Sample(t.name, 42, Quality.GOOD, now, now) for t in self.tags])
         await asyncio.Event().wait()
 
     async def read_once(self) -> list[Sample]:
         return []
+
+    async def write(self, tag: Tag, value: Value) -> WriteResult:
+        return WriteResult(tag.name, WriteOutcome.FAILED, value, message="fake: no PLC")
+
+    def diagnostics(self) -> DeviceDiagnostics:
+        return diagnostics_from(self.status, self.stats)
 
     async def stop(self) -> None:
         self._status = DeviceStatus(self.device.name, ConnectionState.STOPPED, time.time())
@@ -74,7 +86,6 @@ class WritingWorker(FakeWorker):
     def __init__(self, *args: Any, behaviour: str = "ok") -> None:
         super().__init__(*args)
         self.behaviour = behaviour
-        self.stats = RequestStats()
         self.written: list[tuple[str, Value]] = []
 
     async def write(self, tag: Tag, value: Value) -> WriteResult:
@@ -87,17 +98,27 @@ class WritingWorker(FakeWorker):
         return WriteResult(tag.name, WriteOutcome.CONFIRMED, value, read_back=value)
 
 
+def fake_workers(make: Callable[..., DeviceWorker]) -> dict[DeviceKind, WorkerFactory]:
+    """A worker factory for every kind, building each device's worker with ``make``."""
+
+    def factory(devices: Any, sink: SampleSink, on_status: DeviceStatusListener,
+                _context: WorkerContext) -> dict[str, DeviceWorker]:
+        return {device.name: make(device, tags, sink, on_status) for device, tags in devices}
+
+    return dict.fromkeys(DeviceKind, factory)
+
+
 def test_a_crashing_worker_is_restarted_and_then_publishes() -> None:
     workers: list[FakeWorker] = []
 
-    def factory(device: Device, tags: tuple[Tag, ...], bus: TagBus,
-                on_status: DeviceStatusListener) -> FakeWorker:
-        workers.append(FakeWorker(device, tags, bus, on_status, crashes=2))
+    def make(device: Device, tags: tuple[Tag, ...], sink: SampleSink,
+             on_status: DeviceStatusListener) -> FakeWorker:
+        workers.append(FakeWorker(device, tags, sink, on_status, crashes=2))
         return workers[-1]
 
     async def scenario() -> None:
-        bus = TagBus()
-        supervisor = DeviceSupervisor(_fake_site(), bus, worker_factory=factory,
+        bus = TappedBus()
+        supervisor = DeviceSupervisor(_fake_site(), bus, factories=fake_workers(make),
                                       restart_delay=0.05)
         await supervisor.start()
         try:
@@ -112,8 +133,8 @@ def test_a_crashing_worker_is_restarted_and_then_publishes() -> None:
 
 def test_a_silent_worker_goes_uncertain_with_its_last_value() -> None:
     async def scenario() -> None:
-        bus = TagBus()
-        supervisor = DeviceSupervisor(_fake_site(), bus, worker_factory=FakeWorker)
+        bus = TappedBus()
+        supervisor = DeviceSupervisor(_fake_site(), bus, factories=fake_workers(FakeWorker))
         await supervisor.start()
         try:
             await wait_for(lambda: all_quality(bus, supervisor.workers["plc"].tags,
@@ -134,12 +155,11 @@ class KeepAliveWorker(FakeWorker):
 
     def __init__(self, *args: Any) -> None:
         super().__init__(*args)
-        self.stats = RequestStats()
         self.subscription_alive = True
 
     async def run(self) -> None:
         now = time.time()
-        self._bus.publish_many(Sample(t.name, 7, Quality.GOOD, now, now) for t in self.tags)
+        self._sink.put([Sample(t.name, 7, Quality.GOOD, now, now) for t in self.tags])
         while True:
             await asyncio.sleep(0.1)
             if self.subscription_alive:
@@ -153,8 +173,8 @@ def test_keep_alives_keep_unchanging_subscribed_values_good() -> None:
                                       DataType.STRING),))
 
     async def scenario() -> None:
-        bus = TagBus()
-        supervisor = DeviceSupervisor(site, bus, worker_factory=KeepAliveWorker)
+        bus = TappedBus()
+        supervisor = DeviceSupervisor(site, bus, factories=fake_workers(KeepAliveWorker))
         await supervisor.start()
         try:
             await asyncio.sleep(1.5)  # 3 x 0.1 + 0.1 s limit, passed three times over
@@ -173,12 +193,12 @@ def test_keep_alives_keep_unchanging_subscribed_values_good() -> None:
 def test_writes_are_routed_and_every_failure_is_a_result_not_an_exception() -> None:
     behaviour = {"value": "ok"}
 
-    def factory(device: Device, tags: tuple[Tag, ...], bus: TagBus,
-                on_status: DeviceStatusListener) -> WritingWorker:
-        return WritingWorker(device, tags, bus, on_status, behaviour=behaviour["value"])
+    def make(device: Device, tags: tuple[Tag, ...], sink: SampleSink,
+             on_status: DeviceStatusListener) -> WritingWorker:
+        return WritingWorker(device, tags, sink, on_status, behaviour=behaviour["value"])
 
     async def scenario() -> None:
-        supervisor = DeviceSupervisor(_fake_site(), TagBus(), worker_factory=factory)
+        supervisor = DeviceSupervisor(_fake_site(), TappedBus(), factories=fake_workers(make))
         result = await supervisor.write("Plc.Speed", 12.5)
         assert result.outcome is WriteOutcome.CONFIRMED
         worker = supervisor.workers["plc"]
@@ -203,17 +223,24 @@ def test_writes_are_routed_and_every_failure_is_a_result_not_an_exception() -> N
     asyncio.run(scenario())
 
 
-def test_a_worker_without_write_or_diagnostics_gets_plain_answers() -> None:
+def test_a_worker_whose_diagnostics_fail_still_reports_its_state() -> None:
+    class BrokenDiagnostics(FakeWorker):
+        def diagnostics(self) -> DeviceDiagnostics:
+            raise RuntimeError("diagnostics bug")
+
     async def scenario() -> None:
-        supervisor = DeviceSupervisor(_fake_site(), TagBus(), worker_factory=FakeWorker)
-        result = await supervisor.write("Plc.Speed", 1.0)
-        assert (result.outcome, result.message) == (WriteOutcome.FAILED, NOT_WRITABLE_YET)
+        supervisor = DeviceSupervisor(_fake_site(), TappedBus(),
+                                      factories=fake_workers(BrokenDiagnostics))
         diagnostics = supervisor.diagnostics()["plc"]
         assert isinstance(diagnostics, DeviceDiagnostics)
         assert diagnostics.state is ConnectionState.CONNECTED
         assert math.isnan(diagnostics.latency_p50)
 
     asyncio.run(scenario())
+
+
+def test_every_device_kind_has_a_worker_factory() -> None:
+    assert set(WORKER_FACTORIES) == set(DeviceKind)
 
 
 def _live_site(modbus_port: int, opcua_port: int) -> Site:
@@ -246,10 +273,10 @@ def test_live_values_never_go_stale_and_bad_stays_bad() -> None:
         opcua = OpcUaPlantServer(FillingLine(2), port=free_port())
         await opcua.start()
         site = _live_site(modbus.port, opcua.port)
-        bus = TagBus()
+        bus = TappedBus()
         supervisor = DeviceSupervisor(site, bus)
         seen: list[Sample] = []
-        bus.add_listener(seen.extend)
+        bus.tap(seen.extend)
         try:
             await supervisor.start()
             await wait_for(lambda: all_quality(bus, site.tags, Quality.GOOD), 10, "all GOOD")
@@ -276,14 +303,12 @@ def test_live_values_never_go_stale_and_bad_stays_bad() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.skipif(not hasattr(ModbusTcpWorker, "write"),
-                    reason="ModbusTcpWorker.write() has not landed yet (issue 3, device layer)")
 def test_write_reaches_the_modbus_simulator() -> None:
     async def scenario() -> None:
         modbus = ModbusPlantServer(FillingLine())
         await modbus.start()
         site = _live_site(modbus.port, free_port())
-        supervisor = DeviceSupervisor(site, TagBus())
+        supervisor = DeviceSupervisor(site, TappedBus())
         try:
             result = await supervisor.write("Filler.Speed", 250.0)
             assert result.outcome in (WriteOutcome.CONFIRMED, WriteOutcome.MISMATCH), result

@@ -1,4 +1,5 @@
-"""The device view: per-device diagnostics at 1 Hz, red when down, amber while errors rise."""
+"""The device view: state pushed the moment it changes, counters at 1 Hz while on screen,
+red when down, amber while errors rise."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PySide6.QtWidgets import QTabWidget
 
 from hmi.app import build_main_window
 from hmi.core.diagnostics import DeviceDiagnostics
-from hmi.core.status import ConnectionState
+from hmi.core.status import ConnectionState, DeviceStatus
 from hmi.gui.device_view import DeviceView
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import Runtime
@@ -75,17 +76,46 @@ def test_rows_columns_and_isa101_colours(qtbot) -> None:
     view.stop()
 
 
-def test_the_view_refreshes_once_a_second_not_per_sample(qtbot) -> None:
+def test_counters_refresh_only_while_the_view_is_on_screen(qtbot) -> None:
     calls: list[int] = []
 
     def provider() -> dict[str, DeviceDiagnostics]:
         calls.append(1)
         return {"filler": _diag("filler", ConnectionState.CONNECTED)}
 
-    view = DeviceView(provider)
+    view = DeviceView(provider, interval_ms=20)
     qtbot.addWidget(view)
-    qtbot.wait(2300)
-    assert 2 <= len(calls) <= 4  # one at construction, then 1 Hz
+    assert calls == [1], "filled once when built"
+    assert not view.refreshing_counters, "hidden: no counter refresh at all"
+    view.show()
+    qtbot.waitUntil(lambda: len(calls) >= 4, timeout=2000)
+    view.hide()
+    assert not view.refreshing_counters
+    hidden_at = len(calls)
+    qtbot.wait(200)  # ten intervals of the counter timer
+    assert len(calls) == hidden_at
+    view.stop()
+
+
+def test_a_status_change_reaches_its_row_at_once(qtbot) -> None:
+    view = DeviceView(lambda: {"filler": _diag("filler", ConnectionState.CONNECTED),
+                               "capper": _diag("capper", ConnectionState.CONNECTED)})
+    qtbot.addWidget(view)
+    shown: list[tuple[int, int]] = []
+    view.refreshed.connect(lambda down, rising: shown.append((down, rising)))
+    assert not view.refreshing_counters  # never shown: only a push can change a row
+    view.on_status(DeviceStatus("filler", ConnectionState.DISCONNECTED, 0.0,
+                                "connection refused", reconnects=2))
+    model = view.model
+    assert model.index(0, 1).data() == "DISCONNECTED"  # no event loop turn, no tick
+    assert model.index(0, 2).data() == "connection refused"
+    assert model.index(0, 6).data() == "2"
+    assert model.index(0, 3).data() == "12.0", "the counters are kept as they were"
+    assert model.index(1, 1).data() == "connected"
+    assert shown == [(1, 0)], "the window hears of it at once (the Devices tab text)"
+    view.on_status(DeviceStatus("sealer", ConnectionState.CONNECTING, 0.0))
+    assert model.rowCount() == 3
+    assert model.index(2, 1).data() == "connecting"
     view.stop()
 
 
@@ -116,10 +146,15 @@ def test_main_window_devices_tab_against_the_demo_plant(qloop, qtbot, tmp_path: 
             await wait_for(lambda: (d := model.diagnostics("filler")) is not None
                            and d.requests > 2, 5, "filler requests counted")
             assert tabs.tabText(1) == "Devices"
+            assert window.device_view.refreshing_counters, "on screen: counters at 1 Hz"
 
-            await plant.servers[0].stop()  # the Modbus filler goes away
+            tabs.setCurrentIndex(0)  # the Devices tab hidden: no counter refresh...
+            assert not window.device_view.refreshing_counters
+            await plant.servers[0].stop()  # ...so only the pushed status can say this
             await wait_for(lambda: state_of("filler") == "disconnected", 5, "filler down")
-            assert tabs.tabText(1) == "Devices — 1 DOWN"
+            assert tabs.tabText(1) == "Devices — 1 DOWN", "said on the hidden tab too"
+            assert not window.device_view.refreshing_counters
+            tabs.setCurrentIndex(1)
             row = [model.index(r, 0).data() for r in range(model.rowCount())].index("filler")
             assert model.index(row, 1).data() == "DISCONNECTED"
             assert model.index(row, 2).data()  # the reason is shown, not just the colour

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QLabel
 
 from hmi.app import build_main_window
 from hmi.core.samples import Quality
+from hmi.gui.feed import TagFeed
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import Runtime
 from hmi.sim.demo import DEMO_API_KEY, DemoPlant
@@ -59,6 +60,17 @@ def test_main_window_shows_live_values_then_bad_when_plc_stops(qloop, qtbot, tmp
             assert model.sample("Capper.Torque").quality is Quality.GOOD, "others undisturbed"
             assert model.index(capper_row, 1).data() != "—"
             window.grab().save(str(tmp_path / "plc-down.png"))
+
+            feed = window.findChild(TagFeed)
+            assert feed is not None, "the window takes a feed, not the bus"
+            assert feed.subscriber_count("Filler.Speed") == 2, "the table and the trend"
+            assert not hasattr(window, "_on_samples"), "the window routes no samples"
+            window.close()
+            window = None
+            assert feed.subscriber_count("Filler.Speed") == 0, "closing unsubscribes"
+            published = runtime.bus.published
+            await wait_for(lambda: runtime.bus.published > published, 5, "samples go on")
+            assert feed.waiting == 0, "a closed window's feed keeps nothing"
         finally:
             if window is not None:
                 window.close()

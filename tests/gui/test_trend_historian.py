@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 from hmi.core.bus import TagBus
+from hmi.core.consumers import ConsumerRunner
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import ModbusAddress, RegisterTable, Tag
@@ -37,13 +38,15 @@ T0 = 1_800_000_000.0
 def test_history_mode_and_csv_come_from_the_historian_file(qloop, qtbot, tmp_path: Path):
     database = open_database(tmp_path / "hmi.sqlite3")
     bus = TagBus()
-    service = HistorianService(bus, database, [SPEED], heartbeat=60.0)
+    runner = ConsumerRunner(bus)
+    service = HistorianService(database, [SPEED], heartbeat=60.0)
+    runner.add(service, overflow=service.overflow, maxsize=service.queue_size)
 
     async def scenario() -> None:
-        service.start()
+        runner.start()
         for i in range(600):  # 10 minutes at 1 s, BAD for 20 s in the middle
             bad = 300 <= i < 320
-            bus.publish(
+            bus.put([
                 Sample(
                     SPEED.name,
                     None if bad else 100.0 + i % 7,
@@ -52,8 +55,8 @@ def test_history_mode_and_csv_come_from_the_historian_file(qloop, qtbot, tmp_pat
                     T0 + i,
                     "comm: connection lost" if bad else "",
                 )
-            )
-        await service.stop()  # flushes
+            ])
+        await runner.stop()  # flushes
         view = TrendView(
             [SPEED, LEVEL],
             300.0,

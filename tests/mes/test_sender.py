@@ -308,3 +308,50 @@ def test_backoff_doubles_and_is_capped() -> None:
     assert [backoff_delay(2.0, n) for n in (1, 2, 3, 4)] == [2.0, 4.0, 8.0, 16.0]
     assert backoff_delay(2.0, 10) == MAX_BACKOFF == 60.0
     assert backoff_delay(2.0, 10_000) == 60.0
+
+
+def test_listeners_hear_every_change_a_screen_shows(plant: Plant, caplog) -> None:
+    """Queued, sent, rejected, retried, MES lost and back: each one notifies, with the
+    counts (and last_error) already changed; a broken listener does not stop the rest."""
+
+    async def scenario() -> list[tuple[dict[str, int], str]]:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        sender = make_sender(plant, sim)
+        heard: list[tuple[dict[str, int], str]] = []
+
+        def broken() -> None:
+            raise RuntimeError("a broken screen")
+
+        sender.add_listener(broken)
+        remove = sender.add_listener(lambda: heard.append((plant.outbox.counts(),
+                                                           sender.last_error)))
+        service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+        try:
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            await sender.send_due_once()  # sent
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            sim.reject_next(422, "unknown line")
+            await sender.send_due_once()  # rejected
+            await sim.stop()
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            await sender.send_due_once()  # the MES is gone: retried later
+            await sim.start()
+            plant.clock.now += 1
+            await sender.send_due_once()  # back
+            remove()
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+        finally:
+            await sim.stop()
+        return heard
+
+    with caplog.at_level(logging.ERROR, logger="hmi.mes.sender"):
+        heard = asyncio.run(scenario())
+    counts = [(c["pending"], c["sent"], c["rejected"]) for c, _ in heard]
+    assert counts == [(1, 0, 0), (0, 1, 0), (1, 1, 0), (0, 1, 1), (1, 1, 1), (1, 1, 1),
+                      (0, 2, 1)], "queued, sent, queued, rejected, queued, retried, sent"
+    problems = [error for _, error in heard]
+    assert "cannot reach the MES" in problems[5], "the network problem begins"
+    assert problems[6] == "", "and ends"
+    assert len(heard) == 7, "a removed listener hears nothing more"
+    assert sum("outbox change listener" in r.getMessage() for r in caplog.records) == 8

@@ -16,7 +16,7 @@ from hmi.core.history import BAD, GOOD, HistoryError, HistoryReader, Resolution
 from hmi.services.history import History, last_at_or_before, step_times
 from hmi.store.database import Database, open_database
 from hmi.store.historian_query import HistorianQuery
-from hmi.store.schema import historian_samples, historian_tags
+from hmi.store.schema.historian import historian_samples, historian_tags
 
 T0 = 1_700_000_040.0
 

@@ -112,17 +112,17 @@ def test_recorder_cuts_periods_with_the_right_counts(db: Database) -> None:
         new.append(event)
         stored.put_nowait(event)
 
-    recorder = ProductionRecorder(bus, [RULE], events, on_new_event, clock=clock, tick=0.01)
+    recorder = ProductionRecorder([RULE], events, on_new_event, clock=clock, tick=0.01)
 
     async def scenario() -> None:
-        task = asyncio.create_task(recorder.run())
+        task = asyncio.create_task(recorder.run(bus.subscribe("production", tags=recorder.tags)))
         await asyncio.sleep(0.05)  # subscribed, first period starts at 1000.0
         t = clock.now
-        bus.publish_many(
+        bus.put(
             [counter("Filler.Good", 100, t + 0.01), counter("Filler.Reject", 5, t + 0.01)]
         )
-        bus.publish_many([counter("Filler.Good", 112, t + 0.1), counter("Other", 1, t + 0.1)])
-        bus.publish_many(
+        bus.put([counter("Filler.Good", 112, t + 0.1), counter("Other", 1, t + 0.1)])
+        bus.put(
             [counter("Filler.Good", 130, t + 0.2), counter("Filler.Reject", 7, t + 0.2)]
         )
         await asyncio.sleep(0.05)
@@ -130,7 +130,7 @@ def test_recorder_cuts_periods_with_the_right_counts(db: Database) -> None:
         clock.now = t + 0.31  # the tick closes it, no sample needed
         await asyncio.wait_for(stored.get(), 5)
         # a sample received after the boundary belongs to the next period
-        bus.publish(counter("Filler.Good", 140, t + 0.35))
+        bus.put([counter("Filler.Good", 140, t + 0.35)])
         clock.now = t + 0.61
         await asyncio.wait_for(stored.get(), 5)
         task.cancel()
@@ -157,15 +157,15 @@ def test_recorder_on_the_real_clock_marks_a_bad_counter_incomplete(db: Database)
         new.append(event)
         stored.put_nowait(event)
 
-    recorder = ProductionRecorder(bus, [RULE], events, on_new_event, tick=0.05)
+    recorder = ProductionRecorder([RULE], events, on_new_event, tick=0.05)
 
     async def scenario() -> None:
-        task = asyncio.create_task(recorder.run())
+        task = asyncio.create_task(recorder.run(bus.subscribe("production", tags=recorder.tags)))
         await asyncio.sleep(0)
         now = time.time()
-        bus.publish(counter("Filler.Good", 10, now))
-        bus.publish(counter("Filler.Good", None, now, Quality.BAD))
-        bus.publish(counter("Filler.Good", 14, now))
+        bus.put([counter("Filler.Good", 10, now)])
+        bus.put([counter("Filler.Good", None, now, Quality.BAD)])
+        bus.put([counter("Filler.Good", 14, now)])
         await asyncio.wait_for(stored.get(), 5)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -180,7 +180,7 @@ def test_recorder_on_the_real_clock_marks_a_bad_counter_incomplete(db: Database)
 def test_recorder_refuses_a_zero_period(db: Database) -> None:
     rule = ProductionCountRule(name="r", counter_tag="t", period=0)
     with pytest.raises(ValueError, match="period must be > 0"):
-        ProductionRecorder(TagBus(), [rule], EventRepository(db), lambda _e: None)
+        ProductionRecorder([rule], EventRepository(db), lambda _e: None)
 
 
 def test_recorder_skips_periods_of_a_stopped_line(db: Database) -> None:
@@ -189,17 +189,17 @@ def test_recorder_skips_periods_of_a_stopped_line(db: Database) -> None:
     bus = TagBus()
     clock = FakeClock()
     new: list[ProductionEvent] = []
-    recorder = ProductionRecorder(bus, [RULE], events, new.append, clock=clock, tick=0.01)
+    recorder = ProductionRecorder([RULE], events, new.append, clock=clock, tick=0.01)
 
     async def scenario() -> None:
-        task = asyncio.create_task(recorder.run())
+        task = asyncio.create_task(recorder.run(bus.subscribe("production", tags=recorder.tags)))
         await asyncio.sleep(0.05)
         t = clock.now
-        bus.publish(counter("Filler.Good", 500, t + 0.01))
-        bus.publish(counter("Filler.Good", 500, t + 0.2))  # the line is stopped
+        bus.put([counter("Filler.Good", 500, t + 0.01)])
+        bus.put([counter("Filler.Good", 500, t + 0.2)])  # the line is stopped
         clock.now = t + 0.31
         await asyncio.sleep(0.1)
-        bus.publish(counter("Filler.Good", 503, t + 0.4))  # running again
+        bus.put([counter("Filler.Good", 503, t + 0.4)])  # running again
         clock.now = t + 0.61
         for _ in range(100):
             if new:

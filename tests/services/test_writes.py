@@ -13,7 +13,7 @@ from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, DeviceKind, ModbusAddress, RegisterTable, Site, Tag
 from hmi.core.writes import WriteOutcome, WriteResult
-from hmi.devices.supervisor import DeviceSupervisor
+from hmi.devices.host import DeviceHost
 from hmi.services.writes import WriteService, parse_value
 from hmi.sim.modbus_server import COIL_RUN_COMMAND, ModbusPlantServer, ModbusRegisterServer
 from hmi.sim.plant import FillingLine
@@ -89,7 +89,7 @@ def test_an_allowed_write_is_sent_and_logged_with_old_and_new_value(
         caplog: pytest.LogCaptureFixture) -> None:
     writer = RecordingWriter()
     bus = TagBus()
-    bus.publish(Sample("Filler.Level", 40.0, Quality.GOOD, 1.0, 1.0))
+    bus.put([Sample("Filler.Level", 40.0, Quality.GOOD, 1.0, 1.0)])
     service = WriteService(_site(), writer, GUARD, AUDITED.append, bus.latest)
     with caplog.at_level(logging.INFO, logger="hmi.services.writes"):
         result = asyncio.run(service.write("Filler.Level", 55.5, engineer("bob")))
@@ -135,8 +135,9 @@ def test_confirmed_writes_against_the_modbus_simulators() -> None:
         site = dataclasses.replace(site, devices=(*site.devices, bank_device),
                                    tags=(*site.tags, level))
         bus = TagBus()
-        supervisor = DeviceSupervisor(site, bus)
-        service = WriteService(site, supervisor.write, GUARD, AUDITED.append, bus.latest)
+        devices = DeviceHost(site, bus)  # on its own thread, as the app runs them
+        await devices.start()
+        service = WriteService(site, devices.write, GUARD, AUDITED.append, bus.latest)
         try:
             stop = await service.write("Filler.RunCommand", False, engineer("carol"))
             assert stop.outcome is WriteOutcome.CONFIRMED, stop.message
@@ -151,7 +152,7 @@ def test_confirmed_writes_against_the_modbus_simulators() -> None:
             refused = await service.write("Bank.Level", 101, engineer("carol"))
             assert refused.outcome is WriteOutcome.REFUSED
         finally:
-            await supervisor.stop()
+            await devices.stop()
             await bank.stop()
             await plant.stop()
 

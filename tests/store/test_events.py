@@ -15,7 +15,7 @@ from hmi.core.outbox import OutboxStatus
 from hmi.store.database import Database, StoreError, open_database
 from hmi.store.events import EventAlreadyConfirmedError, EventRepository, UnknownEventError
 from hmi.store.outbox import OutboxRepository
-from hmi.store.schema import event_confirmations, outbox
+from hmi.store.schema.production import event_confirmations, outbox
 
 
 @pytest.fixture

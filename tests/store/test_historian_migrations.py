@@ -1,4 +1,4 @@
-"""Alembic: open_database migrates to head; the migrated schema is exactly schema.py's;
+"""Alembic: open_database migrates to head; the migrated schema is exactly hmi.store.schema's;
 opening again changes nothing; a database made before migrations is adopted."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hmi.core.samples import Quality, Sample
 from hmi.store.database import StoreError, alembic_config, open_database
 from hmi.store.historian_retention import count_rows
 from hmi.store.historian_writer import HistorianWriter
-from hmi.store.schema import metadata
+from hmi.store.schema.metadata import metadata
 from tests.store.test_historian_fixtures import BACKENDS, database_url
 
 HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()

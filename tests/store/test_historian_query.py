@@ -21,7 +21,7 @@ from hmi.core.history import BAD, GOOD, UNCERTAIN, HistoryError, Resolution
 from hmi.store import database as database_module
 from hmi.store.database import Database, open_database
 from hmi.store.historian_query import HistorianQuery
-from hmi.store.schema import historian_minutes, historian_samples, historian_tags
+from hmi.store.schema.historian import historian_minutes, historian_samples, historian_tags
 
 POSTGRES_URL = os.environ.get("HMI_TEST_POSTGRES_URL", "")
 T0 = 1_700_000_040.0  # a whole minute (POSIX seconds)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hmi.core.deadband import DeadbandFilter, moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import INGEST_WAL_AUTOCHECKPOINT_PAGES, Database, sqlite_pragma
@@ -47,6 +48,18 @@ def test_deadband_stores_moves_past_it_and_the_value_held_before_a_step() -> Non
     # 10 first; 10.2 and 10.4 within 0.5 are held; 12 moves 2: the held 10.4 (t+3) is
     # stored before it so the step stays a step; 12.3 is within the band again
     assert kept(flt, samples) == [T0, T0 + 3, T0 + 4]
+
+
+def test_the_historian_and_the_devices_share_one_deadband_boundary() -> None:
+    """A move exactly equal to the deadband is neither published at the source nor
+    stored (hmi.core.deadband.moved); a move just past it is both."""
+    for second, expected in ((10.5, [T0]), (10.5000001, [T0, T0 + 1]), (9.5, [T0])):
+        samples = [good("level", 10.0, T0), good("level", second, T0 + 1)]
+        source = DeadbandFilter({"level": 0.5})
+        published = [s.source_time for s in samples if source.passes(s)]
+        stored = kept(ExceptionFilter({"level": 0.5}, heartbeat=60), samples)
+        assert published == stored == expected, second
+        assert moved(10.0, second, 0.5) is (len(expected) == 2)
 
 
 def test_zero_deadband_stores_every_change_but_no_repeat() -> None:
@@ -190,6 +203,31 @@ def test_many_rows_a_statement_keep_order_and_the_last_of_a_time_wins(db: Databa
     minutes = read_minutes(db, "a")
     assert (minutes[0].count, minutes[0].first, minutes[0].min) == (61, 0.0, -1.0)
     assert (minutes[4].count, minutes[4].last, minutes[4].min) == (11, 249.0, -2.0)
+
+
+def test_plain_and_mixed_statements_keep_quality_text_detail_and_order(db: Database) -> None:
+    """On SQLite a statement of only GOOD rows without text or detail binds fewer
+    parameters than one holding any other row: both kinds in one batch, in row order,
+    duplicates of one time across their boundaries."""
+    samples = [good("a", float(i), T0 + i) for i in range(450)]
+    samples[150] = Sample.bad("a", "comm: timeout", T0 + 150)  # rows 100-199: mixed
+    samples[160] = Sample("a", 1.5, Quality.UNCERTAIN, T0 + 160, T0 + 160, "stale")
+    samples[170] = good("a", "text", T0 + 170)
+    samples[260] = Sample("a", 2.5, Quality.UNCERTAIN, T0 + 260, T0 + 260)  # 200-299 too
+    samples[350:350] = [good("a", -2.0, T0 + 190)]  # rows 300-399 plain, after the 190.0
+    samples[180:180] = [good("a", -1.0, T0 + 50)]  # after the plain statement's 50.0
+    assert HistorianWriter(db, heartbeat=0).write(samples)
+    stored = {r.t: r for r in read_samples(db, "a")}
+    assert len(stored) == 450
+    assert (stored[T0 + 50].value, stored[T0 + 190].value) == (-1.0, -2.0)
+    assert (stored[T0 + 150].value, stored[T0 + 150].quality) == (None, BAD)
+    assert stored[T0 + 150].detail == "comm: timeout"
+    uncertain = stored[T0 + 160]
+    assert (uncertain.value, uncertain.quality, uncertain.detail) == (1.5, UNCERTAIN, "stale")
+    assert (stored[T0 + 260].value, stored[T0 + 260].quality) == (2.5, UNCERTAIN)
+    assert (stored[T0 + 170].value, stored[T0 + 170].text) == (None, "text")
+    plain = stored[T0 + 300]
+    assert (plain.value, plain.text, plain.quality, plain.detail) == (300.0, None, GOOD, None)
 
 
 def test_large_batches_are_split_into_transactions(db: Database) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from hmi.store.schema import metadata
+from hmi.store.schema.metadata import metadata
 
 
 def _run(connection: Connection) -> None:

@@ -1,15 +1,15 @@
 """Tables of the security layer: local users and the audit trail (hash chain).
 
-Same metadata as hmi.store.schema; created by Alembic revision 0003. The audit table
-is append-only by contract: nothing in hmi updates or deletes its rows, and
-``hmi audit verify`` finds a row that was (hmi.core.audit).
+Created by Alembic revision 0003. The audit table is append-only by contract: nothing
+in hmi updates or deletes its rows, and ``hmi audit verify`` finds a row that was
+(hmi.core.audit).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, Text
 
-from hmi.store.schema import metadata
+from hmi.store.schema.metadata import metadata
 
 users = Table(
     "users",
