@@ -121,6 +121,8 @@ class PenSeries:
         self.columns = ColumnCache()
 
     def add(self, sample: Sample) -> None:
+        if sample == self.latest:  # given again (a feed hands the latest on subscribing)
+            return
         self.ring.append(sample.source_time, sample_value(sample),
                          QUALITY_CODE[sample.quality])
         self.latest = sample

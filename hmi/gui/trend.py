@@ -37,6 +37,7 @@ from hmi.core.trend_model import (
     TrendMode,
     TrendModel,
 )
+from hmi.gui.feed import Subscription, TagFeed
 from hmi.gui.formatting import format_datetime
 from hmi.gui.trend_canvas import TrendCanvas
 from hmi.gui.trend_cursor import CursorReadout, CursorTool
@@ -87,9 +88,10 @@ __all__ = ["Frame", "TrendMode", "TrendModel", "TrendView"]
 
 
 class TrendView(QWidget):
-    """Pens beside a plot, drawing a TrendModel. ``add_samples`` + ``refresh`` feed it at
-    display rate. Give it a model (``TrendView(model, all_tags=...)``), or tags and a
-    window and it makes its own."""
+    """Pens beside a plot, drawing a TrendModel. Given the screens' ``feed`` it takes its
+    pens' samples from it (and follows the pens as they change); else ``add_samples``
+    + ``refresh`` feed it at display rate. Give it a model (``TrendView(model,
+    all_tags=...)``), or tags and a window and it makes its own."""
 
     def __init__(
         self,
@@ -105,6 +107,7 @@ class TrendView(QWidget):
         export_dir: Path | None = None,
         ring_capacity: int = RING_CAPACITY,
         debounce_ms: int = DEBOUNCE_MS,
+        feed: TagFeed | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("trendView")
@@ -126,6 +129,8 @@ class TrendView(QWidget):
         self.redraws = 0
         self._error = ""
         self._tasks: set[asyncio.Task[object]] = set()
+        self._feed = feed
+        self._subscription: Subscription | None = None
 
         self.canvas = TrendCanvas()
         self.pen_set = PenSet(self.canvas)
@@ -244,11 +249,28 @@ class TrendView(QWidget):
         return list(self.pen_set.pens.values())
 
     def _pens_changed(self) -> None:
+        self._follow_feed()
         self.pen_set.sync(self.model.pens.values())
         self.pen_set.regroup()
         self.panel.show_pens(self._pen_list())
         self._ensure_history(immediately=True)
         self.redraw()
+
+    def _follow_feed(self) -> None:
+        """Take the pens' tags, and only those, from the feed (a pen added later gets
+        its tag's latest sample at once)."""
+        if self._feed is None:
+            return
+        tags = tuple(self.model.tags())
+        if self._subscription is not None:
+            if self._subscription.tags == tags:
+                return
+            self._subscription.close()
+        self._subscription = self._feed.subscribe(tags, self._on_feed, name="trend")
+
+    def _on_feed(self, samples: list[Sample]) -> None:
+        self.add_samples(samples)
+        self.refresh()
 
     def add_pen(self, name: str) -> TrendPen:
         self.model.add_pen(name)
@@ -588,6 +610,8 @@ class TrendView(QWidget):
         """Stop history requests in flight and stop following the model (the window is
         closing; a model given to the view may outlive it)."""
         self._leave_model()
+        if self._subscription is not None:
+            self._subscription.close()
         self._frame_timer.stop()
         self._frame = None
         self.canvas.setUpdatesEnabled(True)

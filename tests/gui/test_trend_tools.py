@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QPushButton
 
 from hmi.core.history import BAD
 from hmi.core.samples import Quality
+from hmi.gui.feed import TagFeed
 from hmi.gui.trend import TrendMode, TrendModel, TrendView
 from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetStore
 from tests.conftest import wait_for
@@ -270,3 +271,26 @@ def test_the_view_draws_the_model_it_is_given_and_its_tools_change_that_model(qt
     assert model.pens["Filler.Speed"].visible
     view.add_samples([sample("Filler.Level", T0 - 900, 7.0)])  # paused: still stored
     assert len(model.pens["Filler.Level"].ring) == 1
+
+
+def test_given_the_feed_the_trend_takes_its_pens_tags_and_follows_the_pens(qtbot):
+    feed = TagFeed(interval_ms=10)
+    clock = [T0]
+    view = TrendView(SITE_TAGS[:1], 300.0, clock=lambda: clock[0], all_tags=SITE_TAGS,
+                     feed=feed)
+    qtbot.addWidget(view)
+    speed, level = SITE_TAGS[0].name, SITE_TAGS[1].name
+    assert (feed.subscriber_count(speed), feed.subscriber_count(level)) == (1, 0)
+    feed.offer([sample(speed, T0 - 2, 1.0), sample(level, T0 - 2, 5.0)])
+    qtbot.waitUntil(lambda: len(view.pens[speed].ring) == 1, timeout=2000)
+    view.add_pen(level)  # its tag's latest at once, then what comes
+    assert feed.subscriber_count(level) == 1
+    assert len(view.pens[level].ring) == 1
+    feed.offer([sample(speed, T0 - 1, 2.0), sample(level, T0 - 1, 6.0)])
+    qtbot.waitUntil(lambda: len(view.pens[level].ring) == 2, timeout=2000)
+    assert len(view.pens[speed].ring) == 2  # no sample twice for the pen that stayed
+    view.remove_pen(speed)
+    assert feed.subscriber_count(speed) == 0
+    view.close_view()
+    assert feed.subscriber_count(level) == 0
+    feed.close()
