@@ -23,7 +23,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
-from hmi.core.decimate import QualityArray
 from hmi.core.history import Buckets, HistoryReader
 from hmi.core.samples import Sample
 from hmi.core.shifts import last_completed_shift
@@ -41,9 +40,9 @@ from hmi.gui.feed import Subscription, TagFeed
 from hmi.gui.formatting import format_datetime
 from hmi.gui.trend_canvas import TrendCanvas
 from hmi.gui.trend_cursor import CursorReadout, CursorTool
-from hmi.gui.trend_curve import CurveData, prepare
 from hmi.gui.trend_export import export_csv, export_png
 from hmi.gui.trend_fill import DEBOUNCE_MS, FillRequest, HistoryFiller
+from hmi.gui.trend_frame import Frame
 from hmi.gui.trend_markers import MarkerLayer
 from hmi.gui.trend_pens import PenPanel, PenSet, TrendPen
 from hmi.gui.trend_picker import TagPickerDialog
@@ -58,30 +57,6 @@ MIN_WINDOW, MAX_WINDOW = MIN_SPAN, MAX_SPAN
 HISTORY_MARGIN = 0.5  # fetch this fraction of the view either side, so a pan has data
 LIVE_DATA_REDRAW_S = 1.0  # new data shows within this even when the view moves slower
 FRAME_SLICE_S = 0.004  # a redraw holds the GUI loop about this long at a time
-
-
-class Frame:
-    """One redraw of [t0, t1] at ``columns`` pixels: each pen decimated (curve points
-    and path, quality per column), made a few pens at a time by ``step``."""
-
-    def __init__(self, t0: float, t1: float, columns: int, pens: list[TrendPen],
-                 scroll: bool) -> None:
-        self.t0, self.t1, self.columns, self.scroll = t0, t1, columns, scroll
-        self._todo = list(pens)
-        self.curves: dict[str, CurveData] = {}
-        self.levels: dict[str, QualityArray] = {}
-
-    def step(self, budget_s: float) -> bool:
-        """Prepare pens until ``budget_s`` has passed; True when all are ready."""
-        started = time.perf_counter()
-        while self._todo:
-            pen = self._todo.pop(0)
-            times, values, self.levels[pen.name] = pen.series.draw(
-                self.t0, self.t1, self.columns)
-            self.curves[pen.name] = prepare(times, values, pen.curve.data)
-            if time.perf_counter() - started >= budget_s:
-                break
-        return not self._todo
 
 
 __all__ = ["Frame", "TrendMode", "TrendModel", "TrendView"]
