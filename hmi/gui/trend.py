@@ -1,9 +1,11 @@
 """The trend: many pens on one time axis, live or over any range of history.
 
-A shell that attaches small tools to one canvas (hmi.gui.trend_*): the pen list
-(legend), the cursor and its readout, the marker layer, quality strips, the history
-filler, trend sets and export. Samples go into each pen's ring buffers as they arrive;
-what is drawn is decimated to the plot's pixel columns (hmi.core.decimate), so a curve
+The state (pens and their data, live or history, paused, span, range) is a
+hmi.core.trend_model.TrendModel the view takes; the toolbar and tools change the model
+and the view redraws from what it says changed. The view is a shell that attaches small
+tools to one canvas (hmi.gui.trend_*): the pen list (legend), the cursor and its
+readout, the marker layer, quality strips, the history filler, trend sets and export.
+What is drawn is decimated to the plot's pixel columns (hmi.core.decimate), so a curve
 never holds more than about two points per pixel however long the range.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import enum
 import logging
 import math
 import time
@@ -22,68 +23,54 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QFileDialog, QSplitter, QVBoxLayout, QWidget
 
-from hmi.core.decimate import QualityArray
 from hmi.core.history import Buckets, HistoryReader
 from hmi.core.samples import Sample
 from hmi.core.shifts import last_completed_shift
 from hmi.core.site import Tag
+from hmi.core.trend_model import (
+    MAX_SPAN,
+    MIN_SPAN,
+    RING_CAPACITY,
+    PenState,
+    TrendChange,
+    TrendMode,
+    TrendModel,
+)
+from hmi.gui.feed import Subscription, TagFeed
 from hmi.gui.formatting import format_datetime
 from hmi.gui.trend_canvas import TrendCanvas
 from hmi.gui.trend_cursor import CursorReadout, CursorTool
-from hmi.gui.trend_curve import CurveData, prepare
 from hmi.gui.trend_export import export_csv, export_png
 from hmi.gui.trend_fill import DEBOUNCE_MS, FillRequest, HistoryFiller
+from hmi.gui.trend_frame import Frame
 from hmi.gui.trend_markers import MarkerLayer
-from hmi.gui.trend_pens import RING_CAPACITY, PenPanel, PenSet, TrendPen
+from hmi.gui.trend_pens import PenPanel, PenSet, TrendPen
 from hmi.gui.trend_picker import TagPickerDialog
 from hmi.gui.trend_quality import QualityLayer
 from hmi.gui.trend_range import RangeDialog
 from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetsDialog, TrendSetStore
-from hmi.gui.trend_toolbar import LIVE_WINDOWS, TrendToolbar, window_text
+from hmi.gui.trend_toolbar import TrendToolbar, window_text
 
 log = logging.getLogger(__name__)
 
-MIN_WINDOW, MAX_WINDOW = LIVE_WINDOWS[0], LIVE_WINDOWS[-1]
+MIN_WINDOW, MAX_WINDOW = MIN_SPAN, MAX_SPAN
 HISTORY_MARGIN = 0.5  # fetch this fraction of the view either side, so a pan has data
 LIVE_DATA_REDRAW_S = 1.0  # new data shows within this even when the view moves slower
 FRAME_SLICE_S = 0.004  # a redraw holds the GUI loop about this long at a time
 
 
-class Frame:
-    """One redraw of [t0, t1] at ``columns`` pixels: each pen decimated (curve points
-    and path, quality per column), made a few pens at a time by ``step``."""
-
-    def __init__(self, t0: float, t1: float, columns: int, pens: list[TrendPen],
-                 scroll: bool) -> None:
-        self.t0, self.t1, self.columns, self.scroll = t0, t1, columns, scroll
-        self._todo = list(pens)
-        self.curves: dict[str, CurveData] = {}
-        self.levels: dict[str, QualityArray] = {}
-
-    def step(self, budget_s: float) -> bool:
-        """Prepare pens until ``budget_s`` has passed; True when all are ready."""
-        started = time.perf_counter()
-        while self._todo:
-            pen = self._todo.pop(0)
-            times, values, self.levels[pen.name] = pen.series.draw(
-                self.t0, self.t1, self.columns)
-            self.curves[pen.name] = prepare(times, values)
-            if time.perf_counter() - started >= budget_s:
-                break
-        return not self._todo
-
-
-class TrendMode(enum.Enum):
-    LIVE = "live"  # the view follows now (unless paused)
-    HISTORY = "history"  # a fixed range
+__all__ = ["Frame", "TrendMode", "TrendModel", "TrendView"]
 
 
 class TrendView(QWidget):
-    """Pens beside a plot. ``add_samples`` + ``refresh`` feed it at display rate."""
+    """Pens beside a plot, drawing a TrendModel. Given the screens' ``feed`` it takes its
+    pens' samples from it (and follows the pens as they change); else ``add_samples``
+    + ``refresh`` feed it at display rate. Give it a model (``TrendView(model,
+    all_tags=...)``), or tags and a window and it makes its own."""
 
     def __init__(
         self,
-        tags: Sequence[Tag],
+        tags: Sequence[Tag] | TrendModel,
         window: float = 300.0,
         clock: Callable[[], float] = time.time,
         parent: QWidget | None = None,
@@ -95,26 +82,33 @@ class TrendView(QWidget):
         export_dir: Path | None = None,
         ring_capacity: int = RING_CAPACITY,
         debounce_ms: int = DEBOUNCE_MS,
+        feed: TagFeed | None = None,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("trendView")
-        self.span = min(max(float(window), MIN_WINDOW), MAX_WINDOW)
-        self.mode = TrendMode.LIVE
-        self.paused = False
+        if isinstance(tags, TrendModel):
+            self.model = tags
+            self.model.known.update((tag.name, tag) for tag in all_tags)
+        else:
+            self.model = TrendModel(tags, window, all_tags=all_tags,
+                                    ring_capacity=ring_capacity)
         self._clock = clock
-        self._all_tags = {tag.name: tag for tag in (all_tags or tags)}
+        self._all_tags = self.model.known
         self._reader = history
         self._shift_starts = tuple(shift_starts)
         self._export_dir = export_dir or Path.home()
-        self._dirty_since = math.inf
         self._drawn_at = -math.inf  # the view's end time at the last redraw
+        self._drawn_clock = -math.inf  # the clock when the last live redraw began
+        self._shown_range = (math.nan, math.nan)  # the range of the frame on show
         self._scrolling = False
         self.redraws = 0
         self._error = ""
         self._tasks: set[asyncio.Task[object]] = set()
+        self._feed = feed
+        self._subscription: Subscription | None = None
 
         self.canvas = TrendCanvas()
-        self.pen_set = PenSet(self.canvas, ring_capacity)
+        self.pen_set = PenSet(self.canvas)
         self.panel = PenPanel()
         self.readout = CursorReadout()
         self.cursor_tool = CursorTool(self.canvas, self.readout, self._pen_list, clock)
@@ -132,11 +126,10 @@ class TrendView(QWidget):
         self._frame_timer.timeout.connect(self._continue_frame)
         self._build_layout()
         self._connect()
-        for tag in tags:
-            self.pen_set.add(tag)
         self.toolbar.set_windows(self.span)
-        self.go_live()
+        self._leave_model = self.model.subscribe(self._on_model_changed)
         self._pens_changed()
+        self._on_model_changed(TrendChange.MODE | TrendChange.RANGE | TrendChange.NOW)
 
     # -- construction ---------------------------------------------------------------------
 
@@ -186,6 +179,41 @@ class TrendView(QWidget):
             self.filler.failed.connect(self._on_fill_failed)
             self.filler.busyChanged.connect(lambda _busy: self._show_status())
 
+    # -- the model ----------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> TrendMode:
+        return self.model.mode
+
+    @property
+    def paused(self) -> bool:
+        return self.model.paused
+
+    @property
+    def span(self) -> float:
+        return self.model.span
+
+    def _on_model_changed(self, change: TrendChange) -> None:
+        """Show what the model says changed."""
+        model = self.model
+        if change & TrendChange.PENS:
+            self._pens_changed()
+        if change & TrendChange.SPAN:
+            self.toolbar.set_windows(model.span)
+        if model.following:
+            if change & TrendChange.NOW:
+                self.refresh(force=True)
+                self._ensure_history(immediately=True)
+        elif model.range is not None and change & (TrendChange.RANGE | TrendChange.MODE):
+            moved = self.canvas.x_range() != model.range  # else the canvas told the model
+            if moved:
+                self.canvas.set_x_range(*model.range)
+            if model.mode is TrendMode.HISTORY and (moved or change & TrendChange.MODE):
+                self._ensure_history(immediately=True)
+                self.redraw()
+        if change & ~TrendChange.RANGE or not model.following:
+            self._show_status()
+
     # -- pens -------------------------------------------------------------------------------
 
     @property
@@ -196,41 +224,45 @@ class TrendView(QWidget):
         return list(self.pen_set.pens.values())
 
     def _pens_changed(self) -> None:
+        self._follow_feed()
+        self.pen_set.sync(self.model.pens.values())
         self.pen_set.regroup()
         self.panel.show_pens(self._pen_list())
         self._ensure_history(immediately=True)
         self.redraw()
 
+    def _follow_feed(self) -> None:
+        """Take the pens' tags, and only those, from the feed (a pen added later gets
+        its tag's latest sample at once)."""
+        if self._feed is None:
+            return
+        tags = tuple(self.model.tags())
+        if self._subscription is not None:
+            if self._subscription.tags == tags:
+                return
+            self._subscription.close()
+        self._subscription = self._feed.subscribe(tags, self._on_feed, name="trend")
+
+    def _on_feed(self, samples: list[Sample]) -> None:
+        self.add_samples(samples)
+        self.refresh()
+
     def add_pen(self, name: str) -> TrendPen:
-        pen = self.pen_set.add(self._all_tags[name])
-        self._pens_changed()
-        return pen
+        self.model.add_pen(name)
+        return self.pens[name]
 
     def remove_pen(self, name: str) -> None:
-        self.pen_set.remove(name)
-        self._pens_changed()
+        self.model.remove_pen(name)
 
     def set_pens(self, names: Iterable[str]) -> None:
         """Exactly these pens, in this order; pens that stay keep their live data."""
-        wanted = [n for n in names if n in self._all_tags]
-        kept = {n: p for n, p in self.pen_set.pens.items() if n in wanted}
-        for name in [n for n in self.pen_set.pens if n not in kept]:
-            self.pen_set.remove(name)
-        self.pen_set.pens = {}
-        for name in wanted:
-            if name in kept:
-                self.pen_set.pens[name] = kept[name]
-            else:
-                self.pen_set.add(self._all_tags[name])
-        self._pens_changed()
+        self.model.set_pens(names)
 
     def set_pen_visible(self, name: str, visible: bool) -> None:
-        self.pens[name].visible = visible
-        self._pens_changed()
+        self.model.set_visible(name, visible)
 
     def set_own_axis(self, name: str, own: bool) -> None:
-        self.pens[name].own_axis = own
-        self._pens_changed()
+        self.model.set_own_axis(name, own)
 
     def open_picker(self) -> TagPickerDialog:
         dialog = TagPickerDialog(list(self._all_tags.values()), self.pens, self)
@@ -242,12 +274,8 @@ class TrendView(QWidget):
     # -- data -------------------------------------------------------------------------------
 
     def add_samples(self, samples: Sequence[Sample]) -> None:
-        pens = self.pen_set.pens
-        for sample in samples:
-            pen = pens.get(sample.tag)
-            if pen is not None:
-                pen.series.add(sample)
-                self._dirty_since = min(self._dirty_since, sample.source_time)
+        """Into the model's pens (shown at the next ``refresh``)."""
+        self.model.add_samples(samples)
 
     def refresh(self, force: bool = False) -> None:
         """Once per display tick: scroll the live view to now and redraw, but only when
@@ -255,19 +283,26 @@ class TrendView(QWidget):
         and the last redraw is LIVE_DATA_REDRAW_S old (a 24 h window moves one pixel in
         45 s; repainting it at 10 Hz would cost the loop for nothing). Paused, the view
         stays still while the rings keep filling. The redraw is made in slices between
-        other events (see ``_start_frame``); the view scrolls when it is ready."""
-        if self.mode is TrendMode.LIVE and not self.paused:
+        other events (see ``_start_frame``); the view scrolls when it is ready.
+
+        The live view moves by whole pixel columns (its end is now rounded up to the
+        column grid, as the pens' columns are: hmi.core.trend_columns): between two
+        moves the plot's transform stays put, so a redraw with new data repaints only
+        where the curves changed, at the right edge, not the whole plot and its axes."""
+        if self.model.following:
             now = self._clock()
             column = self.span / self.canvas.columns()
-            since = now - self._drawn_at
-            if force or since >= column or (self._dirty_since < math.inf and
-                                   since >= LIVE_DATA_REDRAW_S) or since < 0:
+            end = math.ceil(now / column) * column
+            stale = (self.model.new_data_since < math.inf and
+                     now - self._drawn_clock >= LIVE_DATA_REDRAW_S)
+            if force or end != self._drawn_at or stale or now < self._drawn_clock:
                 if force:  # the operator asked (Live, a window): move the view at once
-                    self._scroll_to(now - self.span, now)
+                    self._scroll_to(end - self.span, end)
                 if force or self._frame is None:  # else the frame being made shows first
-                    self._start_frame(now - self.span, now, scroll=True)
+                    self._drawn_clock = now
+                    self._start_frame(end - self.span, end, scroll=True)
                 return
-        elif self._dirty_since <= self.canvas.x_range()[1]:
+        elif self.model.new_data_since <= self.canvas.x_range()[1]:
             self._request_frame()
             return
         self.cursor_tool.refresh()
@@ -311,7 +346,7 @@ class TrendView(QWidget):
         visible = [pen for pen in self._pen_list() if pen.visible]
         self._frame = Frame(t0, t1, self.canvas.columns(), visible, scroll)
         self._frame_again = False
-        self._dirty_since = math.inf  # samples from now on go into the next frame
+        self.model.data_drawn()  # samples from now on go into the next frame
         self._frame_timer.start()
 
     def _continue_frame(self) -> None:
@@ -327,7 +362,8 @@ class TrendView(QWidget):
         self._frame_timer.stop()
         self._frame = None
         self.canvas.setUpdatesEnabled(True)
-        if frame.scroll and self.mode is TrendMode.LIVE and not self.paused:
+        moved = (frame.t0, frame.t1) != self._shown_range  # the whole plot repaints then
+        if frame.scroll and self.model.following:
             self._scroll_to(frame.t0, frame.t1)
         elif frame.scroll:  # paused or left live mode while it was being made
             frame = Frame(*self.canvas.x_range(), self.canvas.columns(),
@@ -337,8 +373,12 @@ class TrendView(QWidget):
         for pen in pens:
             shown = frame.curves.get(pen.name)
             if shown is not None and pen.visible:
-                pen.curve.show_data(shown)
+                pen.curve.show_data(shown, whole=moved)
         self.quality.update(pens, frame.levels, frame.t0, frame.t1)
+        self._shown_range = (frame.t0, frame.t1)
+        # Settle the Y autorange now (pyqtgraph does it when the paint begins, and the
+        # axes it moves then ask for a second paint of the whole plot).
+        self.canvas.scene().prepareForPaint()
         self._drawn_at = frame.t1
         self.redraws += 1
         self.cursor_tool.refresh()
@@ -357,12 +397,12 @@ class TrendView(QWidget):
     def _on_x_range_changed(self) -> None:
         if not self._scrolling:  # a live frame sets its own range when it shows
             self._request_frame()
+        self.model.set_range(*self.canvas.x_range())
         self._ensure_history()
 
     def _on_manual_range(self) -> None:
         """A pan or zoom by hand holds a live view still (it would jump back otherwise)."""
-        if self.mode is TrendMode.LIVE and not self.paused:
-            self.set_paused(True)
+        self.model.set_paused(True)
 
     # -- history ----------------------------------------------------------------------------
 
@@ -394,7 +434,7 @@ class TrendView(QWidget):
         if not end > start:
             return
         count = max(1, round((end - start) / width))
-        scrolling = self.mode is TrendMode.LIVE and not self.paused
+        scrolling = self.model.following
         self.filler.request(list(self.pens), start, end, count,
                             immediately=immediately, restart=not scrolling)
 
@@ -418,31 +458,14 @@ class TrendView(QWidget):
 
     def go_live(self, span: float | None = None) -> None:
         """Follow now over the last ``span`` seconds (default: the current window)."""
-        if span is not None:
-            self.span = min(max(float(span), MIN_WINDOW), MAX_WINDOW)
-            self.toolbar.set_windows(self.span)
-        self.mode = TrendMode.LIVE
-        self.paused = False
-        self.refresh(force=True)
-        self._ensure_history(immediately=True)
-        self._show_status()
+        self.model.go_live(span)
 
     def set_paused(self, paused: bool) -> None:
-        if self.mode is not TrendMode.LIVE:
-            return
-        self.paused = paused
-        if not paused:
-            self.refresh(force=True)
-        self._show_status()
+        self.model.set_paused(paused)
 
     def show_history(self, start: float, end: float) -> None:
         """A fixed range, filled from the historian."""
-        self.mode = TrendMode.HISTORY
-        self.paused = False
-        self.canvas.set_x_range(start, end)
-        self._ensure_history(immediately=True)
-        self.redraw()
-        self._show_status()
+        self.model.show_history(start, end)
 
     def last_shift(self) -> tuple[float, float]:
         now = dt.datetime.fromtimestamp(self._clock())
@@ -463,12 +486,8 @@ class TrendView(QWidget):
 
     def page(self, direction: int) -> None:
         """One screen earlier (-1) or later (+1); paging a live view pauses it."""
-        t0, t1 = self.canvas.x_range()
-        step = direction * (t1 - t0)
-        if self.mode is TrendMode.LIVE:
-            self.paused = True
-        self.canvas.set_x_range(t0 + step, t1 + step)
-        self._show_status()
+        self.model.set_range(*self.canvas.x_range())
+        self.model.page(direction)
 
     def _on_pause_clicked(self, checked: bool) -> None:
         if self.mode is TrendMode.HISTORY:
@@ -506,13 +525,8 @@ class TrendView(QWidget):
 
     def apply_trend_set(self, trend_set: TrendSet) -> list[str]:
         """Show a saved set; returns the tags it names that this site does not have."""
-        missing = [p.tag for p in trend_set.pens if p.tag not in self._all_tags]
-        self.set_pens(p.tag for p in trend_set.pens)
-        for spec in trend_set.pens:
-            pen = self.pens.get(spec.tag)
-            if pen is not None:
-                pen.own_axis, pen.visible = spec.own_axis, spec.visible
-        self._pens_changed()
+        missing = self.model.apply_pens([PenState(p.tag, p.own_axis, p.visible)
+                                         for p in trend_set.pens])
         self.go_live(trend_set.window)
         return missing
 
@@ -568,7 +582,11 @@ class TrendView(QWidget):
         self.toolbar.set_status(f"Exported {rows} rows to {path}")
 
     def close_view(self) -> None:
-        """Stop history requests in flight (the window is closing)."""
+        """Stop history requests in flight and stop following the model (the window is
+        closing; a model given to the view may outlive it)."""
+        self._leave_model()
+        if self._subscription is not None:
+            self._subscription.close()
         self._frame_timer.stop()
         self._frame = None
         self.canvas.setUpdatesEnabled(True)

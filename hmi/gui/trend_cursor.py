@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
 
 from hmi.core.decimate import NO_DATA
 from hmi.core.history import BAD
+from hmi.core.trend_data import QUALITY_CODE, QUALITY_NAME, Reading
 from hmi.gui.formatting import NO_VALUE
 from hmi.gui.trend_canvas import TrendCanvas
-from hmi.gui.trend_data import QUALITY_CODE, QUALITY_NAME, Reading
 from hmi.gui.trend_pens import TrendPen, swatch
 
 CURSOR_COLOUR = "#1e1e1e"

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from PySide6.QtWidgets import QWidget
 
 from hmi.core.history import Buckets, HistoryReader, Resolution, UnknownTagError
-from hmi.gui.trend_data import QUALITY_NAME
+from hmi.core.trend_data import QUALITY_NAME
 from hmi.gui.trend_pens import TrendPen
 
 CSV_HEADER = ("time_utc", "posix_time", "tag", "units", "value", "min", "max", "quality")

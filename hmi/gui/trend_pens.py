@@ -1,6 +1,6 @@
 """Pens on the trend and the pen list beside the plot (the legend tool).
 
-A pen is one tag: its colour, its data (hmi.gui.trend_data.PenSeries), its curve and the
+A pen is one of the model's pens (hmi.core.trend_model): its colour, its curve and the
 Y axis it is drawn against. Pens with the same units share an axis unless a pen is given
 its own. The list shows every pen with a checkbox big enough for a gloved finger.
 """
@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 )
 
 from hmi.core.site import Tag
+from hmi.core.trend_data import PenRing, PenSeries
+from hmi.core.trend_model import ModelPen
 from hmi.gui.trend_canvas import AXIS_TEXT, TrendCanvas
 from hmi.gui.trend_curve import PathCurve
-from hmi.gui.trend_data import PenRing, PenSeries
 
 # Distinct on grey and readable by the common colour-blindnesses (Okabe-Ito, darkened);
 # no red or amber: those mean BAD and UNCERTAIN on this display (ISA-101).
@@ -32,66 +33,88 @@ PEN_COLOURS = (
     "#0b5394", "#8a4b08", "#1b7a5a", "#7a1f5c", "#4a4a4a", "#3d6e9e",
     "#5b3a99", "#2f6f2f", "#006d77", "#8c564b", "#1f3b73", "#6b6b00",
 )
-RING_CAPACITY = 20_000
 PEN_WIDTH = 2
 THIN_PENS_ABOVE = 8  # more visible pens than this are drawn 1 px: legible when crowded,
 # and a 2 px line costs ~4x the paint time (32 pens: ~50 ms a frame, bench_render.py)
 
 
 class TrendPen:
-    """One tag on the trend."""
+    """One pen of the model (hmi.core.trend_model.ModelPen: tag, data, shown, axis) with
+    its colour and its curve on the plot."""
 
-    def __init__(self, tag: Tag, colour: str, capacity: int = RING_CAPACITY) -> None:
-        self.tag = tag
+    def __init__(self, state: ModelPen, colour: str) -> None:
+        self.state = state
         self.colour = colour
-        self.series = PenSeries(capacity)
-        self.visible = True
-        self.own_axis = False
         self.curve = PathCurve(pg.mkPen(colour, width=PEN_WIDTH))
 
     @property
+    def tag(self) -> Tag:
+        return self.state.tag
+
+    @property
     def name(self) -> str:
-        return self.tag.name
+        return self.state.name
+
+    @property
+    def series(self) -> PenSeries:
+        return self.state.series
 
     @property
     def ring(self) -> PenRing:
-        return self.series.ring
+        return self.state.ring
+
+    @property
+    def visible(self) -> bool:
+        return self.state.visible
+
+    @property
+    def own_axis(self) -> bool:
+        return self.state.own_axis
 
     @property
     def axis_key(self) -> str:
-        """Pens with the same units share an axis; a pen with its own axis is alone."""
-        if self.own_axis:
-            return f"pen:{self.name}"
-        return f"units:{self.tag.units}"
+        return self.state.axis_key
 
     def axis_label(self) -> str:
-        if self.own_axis:
-            return f"{self.name} [{self.tag.units}]" if self.tag.units else self.name
-        return self.tag.units or "(no units)"
+        return self.state.axis_label()
 
 
 class PenSet:
     """The pens in plot order, and which axis each is drawn against."""
 
-    def __init__(self, canvas: TrendCanvas, capacity: int = RING_CAPACITY) -> None:
+    def __init__(self, canvas: TrendCanvas) -> None:
         self._canvas = canvas
-        self._capacity = capacity
         self.pens: dict[str, TrendPen] = {}
 
-    def add(self, tag: Tag) -> TrendPen:
-        existing = self.pens.get(tag.name)
-        if existing is not None:
-            return existing
-        used = {pen.colour for pen in self.pens.values()}
+    def sync(self, states: Iterable[ModelPen]) -> None:
+        """Exactly the model's pens, in its order; pens that stay keep colour and curve."""
+        wanted = {state.name: state for state in states}
+        for name in [n for n in self.pens if n not in wanted]:
+            self.remove(name)
+        kept = self.pens
+        self.pens = {}
+        for name, state in wanted.items():
+            pen = kept.get(name)
+            if pen is None or pen.state is not state:
+                if pen is not None:
+                    self._detach(pen)
+                pen = self._new_pen(state, kept)
+            self.pens[name] = pen
+
+    def _new_pen(self, state: ModelPen, others: dict[str, TrendPen]) -> TrendPen:
+        used = {pen.colour for pen in [*others.values(), *self.pens.values()]}
         free = [c for c in PEN_COLOURS if c not in used]
-        colour = free[0] if free else PEN_COLOURS[len(self.pens) % len(PEN_COLOURS)]
-        pen = TrendPen(tag, colour, self._capacity)
-        self.pens[tag.name] = pen
-        return pen
+        count = len({*others, *self.pens})
+        return TrendPen(state, free[0] if free else PEN_COLOURS[count % len(PEN_COLOURS)])
 
     def remove(self, name: str) -> None:
         pen = self.pens.pop(name, None)
-        if pen is not None and pen.curve.getViewBox() is not None:
+        if pen is not None:
+            self._detach(pen)
+
+    @staticmethod
+    def _detach(pen: TrendPen) -> None:
+        if pen.curve.getViewBox() is not None:
             pen.curve.getViewBox().removeItem(pen.curve)
 
     def regroup(self) -> None:

@@ -51,6 +51,7 @@ class QualityLayer:
         self._items: list[QGraphicsPathItem] = []
         self._brushes = _brushes()
         self.spans: list[QualitySpan] = []
+        self._shown: tuple[object, ...] = ()
 
     def update(self, pens: Sequence[TrendPen], levels: dict[str, QualityArray],
                t0: float, t1: float) -> None:
@@ -60,7 +61,11 @@ class QualityLayer:
             if pen.visible and pen.name in levels:
                 spans.extend(QualitySpan(pen.name, a, b, q)
                              for a, b, q in quality_spans(levels[pen.name], t0, t1))
-        self.spans = spans
+        shown = (tuple(spans), tuple((p.name, p.colour) for p in pens),
+                 self._canvas.view.height())
+        if self.spans == spans and shown == self._shown:
+            return  # the same strips: repainting them would repaint the plot under them
+        self.spans, self._shown = spans, shown
         self._draw(pens)
 
     def spans_of(self, pen: str, quality: int | None = None) -> list[QualitySpan]:

@@ -189,7 +189,10 @@ def test_live_view_scrolls_and_pause_holds_it_while_the_rings_keep_filling(qtbot
         view.add_samples([sample("A.Speed", T0 + i, float(i))])
         view.refresh()
         view.finish_drawing()
-    assert view.canvas.x_range() == pytest.approx((T0 + 29 - 60, T0 + 29), abs=1e-3)
+    column = 60.0 / view.canvas.columns()  # the live view moves by whole pixel columns
+    t0, t1 = view.canvas.x_range()
+    assert T0 + 29 <= t1 < T0 + 29 + column
+    assert t1 - t0 == pytest.approx(60.0)
     x, y = view.pens["A.Speed"].curve.getData()
     assert x[-1] == T0 + 29
     assert y[-1] == 29.0
@@ -209,7 +212,7 @@ def test_live_view_scrolls_and_pause_holds_it_while_the_rings_keep_filling(qtbot
     qtbot.mouseClick(view.toolbar.live, Qt.MouseButton.LeftButton)
     assert not view.paused
     view.finish_drawing()
-    assert view.canvas.x_range() == pytest.approx((T0 + 49 - 60, T0 + 49), abs=1e-3)
+    assert view.canvas.x_range() == pytest.approx((T0 + 49 - 60, T0 + 49), abs=column)
     assert view.pens["A.Speed"].curve.getData()[0][-1] == T0 + 49
 
 
@@ -222,33 +225,40 @@ def test_panning_by_hand_pauses_a_live_view_and_the_window_choice_resumes(qtbot)
     combo.setCurrentIndex(combo.findText("1 h"))
     assert not view.paused
     assert view.span == 3600.0
-    assert view.canvas.x_range() == pytest.approx((T0 - 3600, T0), abs=1e-3)
+    assert view.canvas.x_range() == pytest.approx((T0 - 3600, T0),
+                                                  abs=3600.0 / view.canvas.columns())
 
 
 def test_a_long_live_window_redraws_when_it_moves_a_pixel_or_data_is_a_second_old(qtbot):
     clock = [T0]
     view = trend(qtbot, [make_tag("A.Speed", "bpm")], clock, window=86_400.0)
     column = 86_400.0 / view.canvas.columns()  # ~60 s a pixel
+    start = math.floor(T0 / column) * column + 0.01  # just past a column's start
+    clock[0] = start
+    view.refresh()
+    view.finish_drawing()
     drawn = view.redraws
     for i in range(1, 10):  # 10 Hz ticks with data: shown once it is a second old
-        clock[0] = T0 + i * 0.1
+        clock[0] = start + i * 0.1
         view.add_samples([sample("A.Speed", clock[0], 1.0)])
         view.refresh()
         view.finish_drawing()
     assert view.redraws == drawn
-    clock[0] = T0 + 1.0
+    clock[0] = start + 1.0
     view.refresh()
     view.finish_drawing()
     assert view.redraws == drawn + 1
-    clock[0] = T0 + 1.5  # no new data, not a pixel further: nothing to repaint
+    edge = start - 0.01 + column  # the view ends at the column holding now
+    assert view.canvas.x_range()[1] == pytest.approx(edge, abs=1e-6)
+    clock[0] = start + 1.5  # no new data, not a pixel further: nothing to repaint
     view.refresh()
     view.finish_drawing()
     assert view.redraws == drawn + 1
-    clock[0] = T0 + 1.0 + column
+    clock[0] = start + column  # the next column: the view moves a pixel
     view.refresh()
     view.finish_drawing()
     assert view.redraws == drawn + 2
-    assert view.canvas.x_range()[1] == pytest.approx(T0 + 1.0 + column)
+    assert view.canvas.x_range()[1] == pytest.approx(edge + column, abs=1e-6)
 
 
 def test_the_curve_holds_at_most_two_points_per_pixel_column(qtbot):

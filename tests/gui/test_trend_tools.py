@@ -1,4 +1,5 @@
-"""The trend's dialogs and exports: tag picker, trend sets, CSV and PNG, last shift."""
+"""The trend's dialogs and exports: tag picker, trend sets, CSV and PNG, last shift; the
+view drawing a model it is given."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from PySide6.QtWidgets import QDialog, QPushButton
 
 from hmi.core.history import BAD
 from hmi.core.samples import Quality
-from hmi.gui.trend import TrendMode
+from hmi.gui.feed import TagFeed
+from hmi.gui.trend import TrendMode, TrendModel, TrendView
 from hmi.gui.trend_sets import PenSpec, TrendSet, TrendSetStore
 from tests.conftest import wait_for
 from tests.gui.test_trend import T0, FakeHistory, make_tag, sample, sine_series, trend
@@ -118,7 +120,11 @@ def test_export_csv_asks_the_historian_at_full_resolution_and_png_grabs_the_plot
         _, start, end, count = history.calls[-1]
         assert (start, end) == pytest.approx((T0 - 300, T0))
         assert count == 300
-        assert rows == 2 * 300  # 1 s data over 300 s, both pens: every sample, not per pixel
+        # 1 s data over the 300 s in view (it ends at the column holding now), both
+        # pens: every sample, not per pixel
+        in_view = int(np.count_nonzero(times >= view.canvas.x_range()[0]))
+        assert in_view >= 299
+        assert rows == 2 * in_view
         with path.open(newline="", encoding="utf-8") as file:
             table = list(csv.DictReader(file))
         assert list(table[0]) == ["time_utc", "posix_time", "tag", "units", "value", "min",
@@ -126,8 +132,8 @@ def test_export_csv_asks_the_historian_at_full_resolution_and_png_grabs_the_plot
         speed = [r for r in table if r["tag"] == "Filler.Speed"]
         assert speed[0]["time_utc"].endswith("Z")
         assert speed[0]["units"] == "bpm"
-        assert float(speed[0]["posix_time"]) == T0 - 300
-        assert float(speed[0]["value"]) == pytest.approx(values[-300])
+        assert float(speed[0]["posix_time"]) == T0 - in_view
+        assert float(speed[0]["value"]) == pytest.approx(values[-in_view])
         bad = [r for r in speed if r["quality"] == "BAD"]
         assert len(bad) == 10
         assert all(r["value"] == "" for r in bad)
@@ -231,3 +237,60 @@ def test_range_dialog_quick_length_never_runs_past_now(qtbot):
     assert dialog.selected() == (now - 3600, now)
     qtbot.mouseClick(dialog.findChild(QPushButton, "trendRangeCancel"), Qt.MouseButton.LeftButton)
     assert view.mode is TrendMode.LIVE
+
+
+def test_the_view_draws_the_model_it_is_given_and_its_tools_change_that_model(qtbot):
+    site = [make_tag("Filler.Speed", "bpm"), make_tag("Filler.Level", "%")]
+    model = TrendModel(site[:1], 600.0, all_tags=site)
+    clock = [T0]
+    view = TrendView(model, clock=lambda: clock[0])
+    view.resize(1400, 600)
+    qtbot.addWidget(view)
+    view.show()
+    assert view.model is model
+    assert view.canvas.x_range() == pytest.approx((T0 - 600, T0))
+    assert model.range == view.canvas.x_range()  # the view reports its scroll
+
+    model.add_pen("Filler.Level")  # the model changes: the view shows it
+    assert list(view.pens) == ["Filler.Speed", "Filler.Level"]
+    assert set(view.canvas.groups) == {"units:bpm", "units:%"}
+    model.set_visible("Filler.Speed", False)
+    assert view.pens["Filler.Speed"].curve.getViewBox() is None
+    model.show_history(T0 - 7200, T0 - 3600)
+    assert view.canvas.x_range() == pytest.approx((T0 - 7200, T0 - 3600))
+    assert "HISTORY" in view.toolbar.status.text()
+
+    view.toolbar.live.click()  # the view's tools change the model
+    assert model.following
+    view.toolbar.pause.click()
+    assert model.paused
+    view.toolbar.earlier.click()
+    assert model.range == pytest.approx((T0 - 1200, T0 - 600))
+    assert view.canvas.x_range() == pytest.approx((T0 - 1200, T0 - 600))
+    view.panel.list.item(0).setCheckState(Qt.CheckState.Checked)
+    assert model.pens["Filler.Speed"].visible
+    view.add_samples([sample("Filler.Level", T0 - 900, 7.0)])  # paused: still stored
+    assert len(model.pens["Filler.Level"].ring) == 1
+
+
+def test_given_the_feed_the_trend_takes_its_pens_tags_and_follows_the_pens(qtbot):
+    feed = TagFeed(interval_ms=10)
+    clock = [T0]
+    view = TrendView(SITE_TAGS[:1], 300.0, clock=lambda: clock[0], all_tags=SITE_TAGS,
+                     feed=feed)
+    qtbot.addWidget(view)
+    speed, level = SITE_TAGS[0].name, SITE_TAGS[1].name
+    assert (feed.subscriber_count(speed), feed.subscriber_count(level)) == (1, 0)
+    feed.offer([sample(speed, T0 - 2, 1.0), sample(level, T0 - 2, 5.0)])
+    qtbot.waitUntil(lambda: len(view.pens[speed].ring) == 1, timeout=2000)
+    view.add_pen(level)  # its tag's latest at once, then what comes
+    assert feed.subscriber_count(level) == 1
+    assert len(view.pens[level].ring) == 1
+    feed.offer([sample(speed, T0 - 1, 2.0), sample(level, T0 - 1, 6.0)])
+    qtbot.waitUntil(lambda: len(view.pens[level].ring) == 2, timeout=2000)
+    assert len(view.pens[speed].ring) == 2  # no sample twice for the pen that stayed
+    view.remove_pen(speed)
+    assert feed.subscriber_count(speed) == 0
+    view.close_view()
+    assert feed.subscriber_count(level) == 0
+    feed.close()

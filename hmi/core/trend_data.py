@@ -1,5 +1,5 @@
 """What one trend pen holds: live samples in ring buffers and the last history fill,
-joined and decimated to the plot's pixel columns. No Qt here; the tools draw from it."""
+joined and decimated to the plot's pixel columns. The trend's tools draw from it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hmi.core.decimate import NO_DATA, column_quality, decimate
+from hmi.core.decimate import NO_DATA, column_edges, column_quality, decimate
 from hmi.core.history import BAD, GOOD, UNCERTAIN, Buckets
 from hmi.core.ring import TrendRing
 from hmi.core.samples import Quality, Sample
+from hmi.core.trend_columns import ColumnCache
 
 FloatArray = npt.NDArray[np.float64]
 QualityArray = npt.NDArray[np.int8]
@@ -28,15 +29,26 @@ class PenRing:
         self.values = TrendRing(capacity)
         self._quality = np.zeros(2 * capacity, dtype=np.int8)
         self._next = 0
+        self.changed_from = math.inf  # oldest time appended since take_changes
+        self.dropped_to = -math.inf  # newest time a full ring dropped since then
 
     def __len__(self) -> int:
         return len(self.values)
 
     def append(self, time: float, value: float, quality: int) -> None:
         capacity = self.values.capacity
+        if len(self.values) == capacity:
+            self.dropped_to = max(self.dropped_to, float(self.values.view()[0][0]))
+        self.changed_from = min(self.changed_from, time)
         self._quality[self._next] = self._quality[self._next + capacity] = quality
         self._next = (self._next + 1) % capacity
         self.values.append(time, value)
+
+    def take_changes(self) -> tuple[float, float]:
+        """(oldest time appended, newest time dropped) since the last call."""
+        changes = self.changed_from, self.dropped_to
+        self.changed_from, self.dropped_to = math.inf, -math.inf
+        return changes
 
     def view(self) -> tuple[FloatArray, FloatArray, QualityArray]:
         times, values = self.values.view()
@@ -71,6 +83,8 @@ def sample_value(sample: Sample) -> float:
 
 SPARSE_POINTS = 2.0  # up to this many points per pixel column are drawn as they are
 SPARSE_ENVELOPES = 1.25  # history buckets likewise (each is two points, min and max)
+CACHED_ABOVE = SPARSE_ENVELOPES  # more points per column: summarized columns, kept
+# (at about a point or a bucket per column, drawing them as they are costs less)
 
 
 def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
@@ -81,6 +95,21 @@ def _interleave(times: FloatArray, lows: FloatArray, highs: FloatArray,
     return np.repeat(times, 2), values
 
 
+def _levels(times: FloatArray, quality: QualityArray, t0: float, t1: float, columns: int,
+            before: int) -> QualityArray:
+    """column_quality, with a short way for the usual case: every sample GOOD (then each
+    column from the first sample's on is GOOD, those before hold ``before``)."""
+    if not (len(quality) and not quality.any() and before in (GOOD, NO_DATA)):
+        return column_quality(times, quality, t0, t1, columns, before)
+    levels = np.full(columns, GOOD, dtype=np.int8)
+    if before == NO_DATA:
+        first = float(times[0])
+        column = (columns - 1 if first == t1 else  # the last column holds t1 too
+                  int(np.searchsorted(column_edges(t0, t1, columns), first, side="right")) - 1)
+        levels[:max(0, min(column, columns))] = NO_DATA
+    return levels
+
+
 class PenSeries:
     """One tag's live ring and history fill; history covers [start, end), the ring the
     rest, so live data joins where the history ends."""
@@ -89,14 +118,18 @@ class PenSeries:
         self.ring = PenRing(capacity)
         self.history: Buckets | None = None
         self.latest: Sample | None = None
+        self.columns = ColumnCache()
 
     def add(self, sample: Sample) -> None:
+        if sample == self.latest:  # given again (a feed hands the latest on subscribing)
+            return
         self.ring.append(sample.source_time, sample_value(sample),
                          QUALITY_CODE[sample.quality])
         self.latest = sample
 
     def set_history(self, buckets: Buckets | None) -> None:
         self.history = buckets
+        self.columns.reset()
 
     def _ring_slice(self, a: float, b: float, before: bool = True, after: bool = True,
                     ) -> tuple[FloatArray, FloatArray, FloatArray, QualityArray] | None:
@@ -136,11 +169,78 @@ class PenSeries:
         order = np.argsort(times, kind="stable")
         return times[order], lows[order], highs[order], quality[order].astype(np.int8)
 
+    def count(self, t0: float, t1: float) -> int:
+        """About how many points (samples or buckets) [t0, t1] holds."""
+        ring_times = self.ring.values.view()[0]
+
+        def ring_count(a: float, b: float) -> int:
+            return int(np.searchsorted(ring_times, b, side="right")
+                       - np.searchsorted(ring_times, a, side="left")) if b > a else 0
+
+        history = self.history
+        if history is None:
+            return ring_count(t0, t1)
+        a, b = max(t0, history.start), min(t1, history.end)
+        buckets = int(np.searchsorted(history.times, b) - np.searchsorted(history.times, a)
+                      ) if b > a else 0
+        return buckets + ring_count(t0, min(t1, history.start)) + ring_count(
+            max(t0, history.end), t1)
+
     def draw(self, t0: float, t1: float, columns: int) -> tuple[
             FloatArray, FloatArray, QualityArray]:
         """What to draw for [t0, t1] at ``columns`` pixels: the curve's points (min/max
         per column, plus the neighbours outside so the line reaches the plot's edges)
-        and each column's worst quality."""
+        and each column's worst quality. Dense data is summarized on a time-aligned
+        grid of columns kept between frames (hmi.core.trend_columns); sparse data is
+        drawn as it is."""
+        appended, dropped = self.ring.take_changes()
+        self.columns.invalidate_from(appended)
+        if self.history is None or dropped >= self.history.end:  # the ring was drawn there
+            self.columns.invalidate_to(dropped)
+        if self.count(t0, t1) > CACHED_ABOVE * columns:
+            return self._draw_columns(t0, t1, columns)
+        return self._draw_points(t0, t1, columns)
+
+    def _draw_columns(self, t0: float, t1: float, columns: int) -> tuple[
+            FloatArray, FloatArray, QualityArray]:
+        width = self.columns.aligned((t1 - t0) / columns)
+        first, end = math.floor(t0 / width), math.floor(t1 / width) + 1
+        held = self.columns.get(first, end, self.window)
+        curve_t, curve_v = held.points()
+        # the neighbours outside, so the line reaches the plot's edges
+        a, b = first * width, end * width
+        times, lows, _, quality = self.window(a - width, a)
+        before = np.flatnonzero(times < a)[-1:]
+        parts_t, parts_v = [times[before], curve_t], [lows[before], curve_v]
+        if self._last_time() >= b:  # (a live view has nothing after it: skip the look)
+            after_t, after_v, _, _ = self.window(b, b + width)
+            after = np.flatnonzero(after_t >= b)[:1]
+            parts_t.append(after_t[after])
+            parts_v.append(after_v[after])
+        levels = held.levels(int(quality[before[0]]) if len(before) else NO_DATA)
+        # each screen column: the worse of the (at most two) grid columns it overlaps
+        offset = t0 / width - first  # where the screen's columns start in the grid's
+        if len(levels) == columns + 1:
+            shown = levels[:-1] if offset < 0.001 else np.maximum(levels[:-1], levels[1:])
+        else:  # the rounding of the width put one column more or less in view
+            step = (t1 - t0) / columns / width
+            left = offset + np.arange(columns) * step
+            k1 = np.clip(left.astype(np.intp), 0, len(levels) - 1)
+            k2 = np.clip((left + 0.999 * step).astype(np.intp), 0, len(levels) - 1)
+            shown = np.maximum(levels[k1], levels[k2])
+        return np.concatenate(parts_t), np.concatenate(parts_v), shown
+
+    def _last_time(self) -> float:
+        """The newest time the pen holds (a sample or a history bucket)."""
+        times = self.ring.values.view()[0]
+        last = float(times[-1]) if len(times) else -math.inf
+        history = self.history
+        if history is not None and len(history.times):
+            last = max(last, float(history.times[-1]))
+        return last
+
+    def _draw_points(self, t0: float, t1: float, columns: int) -> tuple[
+            FloatArray, FloatArray, QualityArray]:
         times, lows, highs, quality = self.window(t0, t1)
         if not len(times):
             return times, lows, np.full(columns, NO_DATA, dtype=np.int8)
@@ -157,8 +257,8 @@ class PenSeries:
             curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
         inside = int(head[0])  # window() keeps at most one point before t0
         before = int(quality[0]) if inside else NO_DATA
-        levels = column_quality(times[inside:], quality[inside:], t0, t1, columns, before)
-        return curve_t, curve_v, levels
+        return curve_t, curve_v, _levels(times[inside:], quality[inside:], t0, t1, columns,
+                                         before)
 
     def curve(self, t0: float, t1: float, columns: int) -> tuple[FloatArray, FloatArray]:
         times, values, _ = self.draw(t0, t1, columns)
