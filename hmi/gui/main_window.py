@@ -32,7 +32,6 @@ from hmi.core.consumers import ConsumerStats
 from hmi.core.diagnostics import DeviceDiagnostics
 from hmi.core.history import HistoryReader
 from hmi.core.ports import OutboxMonitor, ProductionQueue
-from hmi.core.samples import Sample
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.gui.access import AccessController, ViewOnlySession
@@ -110,7 +109,7 @@ class MainWindow(QMainWindow):
 
         pens = [site.tag(name) for name in site.trend_pens] or list(site.tags[:4])
         self.trend = TrendView(pens, site.trend_window, all_tags=site.tags, history=history,
-                               shift_starts=shift_starts, trend_sets=trend_sets)
+                               shift_starts=shift_starts, trend_sets=trend_sets, feed=feed)
         self._host("trendBox").addWidget(self.trend)
         self.tag_model = TagTableModel(site.tags, feed)
         self.tag_table = TagTableView(self.tag_model)
@@ -144,11 +143,6 @@ class MainWindow(QMainWindow):
         self._status_signals.changed.connect(self.device_status.update)
         self._status_signals.changed.connect(self.device_view.on_status)
 
-        # TODO(lead): the trend subscribes itself once it takes the feed
-        # Every tag the trend's pen picker offers, not only today's pens: a pen added
-        # later draws live at once (the trend ignores samples of tags it does not pen).
-        self._trend_feed = feed.subscribe([tag.name for tag in site.tags], self._on_trend_samples,
-                                          name="trend")
         self._tick = QTimer(self)
         self._tick.setInterval(1000)
         self._tick.timeout.connect(self._on_clock)
@@ -220,10 +214,6 @@ class MainWindow(QMainWindow):
             self._tabs.setTabText(index, text)
             self._tabs.tabBar().setTabTextColor(index, colour)
 
-    def _on_trend_samples(self, samples: list[Sample]) -> None:
-        self.trend.add_samples(samples)
-        self.trend.refresh()
-
     def _on_clock(self) -> None:
         self._clock.setText(format_clock(time.time()))
         self.trend.refresh()
@@ -235,7 +225,6 @@ class MainWindow(QMainWindow):
             self.header.dialog.reject()
         self.device_view.stop()
         self.tag_model.close()
-        self._trend_feed.close()
         self.events.close_view()
         self.trend.close_view()
         super().closeEvent(event)
