@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from hmi.app import settle_gc
+from hmi.app import FULL_COLLECTION_EVERY, settle_gc
 
 
 class _Node:
@@ -19,8 +19,10 @@ class _Node:
 
 @pytest.fixture
 def unfreeze_after() -> Iterator[None]:
+    thresholds = gc.get_threshold()
     yield
     gc.unfreeze()  # the rest of the test session keeps its ordinary collector
+    gc.set_threshold(*thresholds)
 
 
 @pytest.mark.usefixtures("unfreeze_after")
@@ -39,3 +41,11 @@ def test_settle_gc_freezes_what_lives_and_first_collects_what_does_not() -> None
     assert gc.get_freeze_count() >= len(kept)
     walked = {id(obj) for obj in gc.get_objects()}  # generations 0-2, not the frozen
     assert not any(id(node) in walked for node in kept)
+
+
+@pytest.mark.usefixtures("unfreeze_after")
+def test_settle_gc_makes_full_collections_rarer_and_leaves_the_young_ones() -> None:
+    young, middle, _old = gc.get_threshold()
+    settle_gc()
+    assert gc.get_threshold() == (young, middle, FULL_COLLECTION_EVERY)
+    assert FULL_COLLECTION_EVERY > 10
