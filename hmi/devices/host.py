@@ -47,6 +47,8 @@ _log = logging.getLogger(__name__)
 DIAGNOSTICS_INTERVAL = 1.0  # seconds between two diagnostics snapshots
 THREAD_RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0)  # after each crash in a row; the last repeats
 THREAD_NAME = "hmi-devices"
+_UNANSWERED = ("the device thread stopped before answering; the value may or may not be "
+               "written: check it before writing again")
 
 T = TypeVar("T")
 
@@ -146,6 +148,9 @@ class DeviceHost:
         if self._restart is not None:
             self._restart.cancel()
             self._restart = None
+        started = self._started
+        if started is not None and not started.done():  # still building the workers
+            await asyncio.wait([started], timeout=STOP_TIMEOUT)
         loop, stop_event, thread = self._loop, self._stop_event, self._thread
         if loop is not None and stop_event is not None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
@@ -185,8 +190,8 @@ class DeviceHost:
             return supervisor.diagnostics()
 
         try:
-            return await self._call(take)
-        except DeviceThreadError:
+            return await asyncio.wait_for(self._call(take), STOP_TIMEOUT)
+        except (DeviceThreadError, TimeoutError):
             return self.diagnostics()
 
     async def _call(self, work: Callable[[DeviceSupervisor], Coroutine[Any, Any, T]]) -> T:
@@ -201,10 +206,12 @@ class DeviceHost:
         future.add_done_callback(self._calls.discard)
         try:
             return await asyncio.wrap_future(future)
-        except concurrent.futures.CancelledError:
-            raise DeviceThreadError(
-                "the device thread stopped before answering; the value may or may not be "
-                "written: check it before writing again") from None
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if not future.cancelled() or (task is not None and task.cancelling()):
+                raise  # our caller was cancelled, not the call
+            # the device loop was torn down under it (the thread stopped or crashed)
+            raise DeviceThreadError(_UNANSWERED) from None
 
     def _not_running(self) -> str:
         if self.last_crash and not self._stopping:
@@ -243,6 +250,8 @@ class DeviceHost:
         self._supervisor = supervisor
         self._loop = loop
         self._notify(self._on_started, None)
+        if self._stopping:  # stop() came while the workers were being built
+            self._stop_event.set()
         diagnostics = loop.create_task(self._push_diagnostics(supervisor), name="diagnostics")
         try:
             await self._stop_event.wait()
@@ -292,8 +301,9 @@ class DeviceHost:
         self._diagnostics = dict(snapshot)
 
     def _on_thread_end(self, crash: BaseException | None) -> None:
-        for future in list(self._calls):
-            future.cancel()  # a write in flight answers FAILED, never hangs
+        for future in list(self._calls):  # a write in flight answers FAILED, never hangs
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                future.set_exception(DeviceThreadError(_UNANSWERED))
         if self._started is not None and not self._started.done():
             self._started.set_exception(crash or DeviceThreadError("the device thread ended"))
             return

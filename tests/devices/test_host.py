@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from hmi.core.bus import SampleQueue, TagBus
+from hmi.core.bus import SampleQueue, SampleSink, TagBus
 from hmi.core.consumers import ConsumerRunner
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Quality, Sample, Value
@@ -255,3 +255,49 @@ def test_a_worker_factory_that_refuses_the_config_fails_start() -> None:
 
     asyncio.run(scenario())
 
+
+
+class HangingWriteWorker(FakeWorker):
+    """A write that never gets its answer; the thread dies while it waits."""
+
+    async def run(self) -> None:
+        await asyncio.sleep(0.5)
+        raise SystemExit("the device thread dies while a write waits")
+
+    async def write(self, tag: Tag, value: Value) -> WriteResult:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def test_a_write_in_flight_when_the_thread_dies_is_answered_failed() -> None:
+    async def scenario() -> None:
+        host = DeviceHost(_site(), TagBus(), factories=fake_workers(HangingWriteWorker),
+                          thread_restart_delays=(30.0,))
+        await host.start()
+        try:
+            result = await asyncio.wait_for(host.write("Plc.T0", 1.0), 10)
+            assert result.outcome is WriteOutcome.FAILED
+            assert "stopped before answering" in result.message
+            assert "may or may not be written" in result.message
+        finally:
+            await host.stop()
+
+    asyncio.run(scenario())
+
+
+def test_stop_while_the_workers_are_being_built_stops_the_thread() -> None:
+    def slow(devices: Any, sink: SampleSink, on_status: Any, _context: Any) -> dict[str, Any]:
+        time.sleep(1.0)  # e.g. importing asyncua and building an address space
+        return {d.name: FakeWorker(d, tags, sink, on_status) for d, tags in devices}
+
+    async def scenario() -> None:
+        host = DeviceHost(_site(), TagBus(), factories=dict.fromkeys(DeviceKind, slow))
+        starting = asyncio.create_task(host.start())
+        await asyncio.sleep(0.2)
+        await host.stop()
+        await asyncio.gather(starting, return_exceptions=True)
+        thread = threading.enumerate()
+        assert not any(t.name == THREAD_NAME for t in thread), "no device thread left"
+        assert not host.running
+
+    asyncio.run(scenario())
