@@ -79,9 +79,15 @@ class SampleQueue:
         return len(self._queue)
 
     def watch(self, tags: Collection[str] | None) -> None:
-        """From now on queue only ``tags`` (None: every tag). A consumer whose interest
-        changes (the screens, as views open and scroll) filters at the door."""
+        """From now on queue only ``tags`` (None: every tag), and forget what is queued
+        for the others: nobody wants it (not a drop). A consumer whose interest changes
+        (the screens, as views open and scroll) filters at the door."""
         self._tags = frozenset(tags) if tags is not None else None
+        wanted = self._tags
+        if wanted is not None and self._queue:
+            kept = [s for s in self._queue if s.tag in wanted]
+            if len(kept) != len(self._queue):
+                self._queue = deque(kept)
 
     def offer(self, samples: Sequence[Sample]) -> None:
         """Queue a batch (on the bus's loop); a full queue drops by its policy."""

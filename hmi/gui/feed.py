@@ -191,8 +191,14 @@ class TagFeed(QObject):
                     self._latest.pop(tag, None)
                 if self._counts.pop(tag, None) is not None:
                     self._unsubscribed_pending = True
-        if dropped and self._queue is not None:
-            self._queue.watch(self._subscribers.keys())
+        if dropped:
+            # what was on its way for a tag nobody watches goes now: a view subscribing
+            # to it again starts from the bus's latest, and must never get older after it
+            fed = self._subscribers
+            self._pending = [s for s in self._pending if s.tag in fed]
+            self._unsubscribed_pending = False
+            if self._queue is not None:
+                self._queue.watch(fed.keys())
 
     # -- the tick -----------------------------------------------------------------------
 

@@ -237,11 +237,13 @@ class TrendView(QWidget):
         if self._feed is None:
             return
         tags = tuple(self.model.tags())
-        if self._subscription is not None:
-            if self._subscription.tags == tags:
-                return
-            self._subscription.close()
+        old = self._subscription
+        if old is not None and old.tags == tags:
+            return
+        # the new one first: a pen kept stays subscribed, with nothing lost or repeated
         self._subscription = self._feed.subscribe(tags, self._on_feed, name="trend")
+        if old is not None:
+            old.close()
 
     def _on_feed(self, samples: list[Sample]) -> None:
         self.add_samples(samples)

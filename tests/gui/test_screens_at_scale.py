@@ -74,3 +74,31 @@ def test_the_feeds_queue_carries_only_the_tags_views_subscribed_to(qloop) -> Non
         feed.close()
 
     qloop.run_until_complete(scenario())
+
+
+def test_a_tag_watched_again_never_shows_an_older_value_after_a_newer_one(qtbot) -> None:
+    """A row scrolled out and back in before the next tick (or a pen removed and added
+    again): what was on its way for the tag while nobody watched it is forgotten, so
+    the view starts from the bus's latest and never gets an older sample after it."""
+    bus = TagBus()  # no loop: put delivers at once
+    feed = TagFeed(interval_ms=10_000, current=bus.latest)  # ticks by hand below
+    queue = bus.subscribe("screens", maxsize=1_000)
+    feed._queue = queue  # as run() does
+    queue.watch([])
+    before: list[Sample] = []
+    first = feed.subscribe(["X"], before.extend)
+    bus.put([sample("X", 1.0, T0 + 1)])  # on its way in the feed's queue
+    feed.offer(queue.drain())  # now waiting in the feed for the tick
+    bus.put([sample("X", 2.0, T0 + 2)])  # still in the queue
+    first.close()  # scrolled out: X no longer watched
+    bus.put([sample("X", 3.0, T0 + 3)])  # only the bus keeps it
+    seen: list[Sample] = []
+    feed.subscribe(["X"], seen.extend)  # scrolled back in
+    feed.offer(queue.drain())
+    feed._on_tick()
+    assert [s.value for s in seen] == [3.0]
+    bus.put([sample("X", 4.0, T0 + 4)])
+    feed.offer(queue.drain())
+    feed._on_tick()
+    assert [s.value for s in seen] == [3.0, 4.0]
+    feed.close()
