@@ -90,9 +90,17 @@ class StaleWatcher:
                 shortest = self._device_limit.get(rule.device, math.inf)
                 self._device_limit[rule.device] = min(shortest, rule.limit)
         self._tag_limit = min(tag_limits)  # no TAG value younger than this can be stale
+        # Values arrive nearly in time order (each device stamps its own reads); a value
+        # up to ``_slack`` older than one before it still keeps the early stop correct.
+        # Anything further out of order (a slow serial scan, the clock set back) makes
+        # the next check look at every value and put them in order again.
+        self._slack = self._tag_limit / 2 if math.isfinite(self._tag_limit) else 0.0
+        self._tail = -math.inf  # the newest receive time among the TAG values
+        self._unordered = False
 
     def observe(self, samples: Iterable[Sample]) -> None:
         rules, buckets, marked = self._rules, self._bucket, self._marked
+        by_tag = self._by_tag
         newest: dict[str, float] = {}
         for sample in samples:
             tag = sample.tag
@@ -104,10 +112,15 @@ class StaleWatcher:
                     continue
                 marked.pop(tag, None)
             bucket.pop(tag, None)  # re-inserted at the end: the order stays oldest first
+            when = sample.receive_time
             if sample.quality is Quality.GOOD:
                 bucket[tag] = sample
+                if bucket is by_tag:
+                    if when < self._tail - self._slack:
+                        self._unordered = True
+                    elif when > self._tail:
+                        self._tail = when
             device = rules[tag].device
-            when = sample.receive_time
             if when > newest.get(device, -math.inf):
                 newest[device] = when
         for device, when in newest.items():
@@ -118,6 +131,14 @@ class StaleWatcher:
         if when > self._alive.get(device, -math.inf):
             self._alive[device] = when
 
+    def _reorder(self) -> None:
+        """Put the TAG values back in time order (in place: ``_bucket`` refers to it)."""
+        ordered = sorted(self._by_tag.values(), key=lambda sample: sample.receive_time)
+        self._by_tag.clear()
+        self._by_tag.update((sample.tag, sample) for sample in ordered)
+        self._tail = ordered[-1].receive_time if ordered else -math.inf
+        self._unordered = False
+
     def alive_at(self, device: str) -> float | None:
         return self._alive.get(device)
 
@@ -125,10 +146,12 @@ class StaleWatcher:
         """The UNCERTAIN copies to publish now for tags that just went stale."""
         expired: list[tuple[dict[str, Sample], Sample, float]] = []
         rules = self._rules
+        if self._unordered:
+            self._reorder()
         for sample in self._by_tag.values():
             age = now - sample.receive_time
-            if age <= self._tag_limit:
-                break  # everything after it arrived later
+            if age <= self._tag_limit - self._slack:
+                break  # everything after it arrived later, give or take the slack
             if age > rules[sample.tag].limit:
                 expired.append((self._by_tag, sample, age))
         for device, bucket in self._by_device.items():

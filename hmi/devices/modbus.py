@@ -270,6 +270,12 @@ class ModbusWorker:
             self._tracker.set(ConnectionState.DISCONNECTED, last_error=reason)
             self._publish_bad(f"comm: {reason}")
 
+    def note_stale(self, samples: Sequence[Sample]) -> None:
+        """Stale copies went out for these tags: the next read passes the deadband filter
+        (a change of quality), so the tag comes back GOOD as soon as the PLC answers."""
+        for sample in samples:
+            self._filter.note(sample)
+
     def _publish_bad(self, detail: str) -> None:
         samples = bad_samples(self.tags, detail, self._clock())
         for sample in samples:

@@ -150,6 +150,13 @@ class OpcUaWorker:
             not_connected=not_connected,
         )
 
+    def note_stale(self, samples: Sequence[Sample]) -> None:
+        """Stale copies went out for these tags: a polled tag's next read passes the
+        deadband filter. (A subscribed one comes back with its next change: the server
+        applies the deadband and keep-alives carry no values.)"""
+        for sample in samples:
+            self._polled.note(sample)
+
     def diagnostics(self) -> DeviceDiagnostics:
         status = self.status
         stats = self.stats

@@ -51,6 +51,10 @@ class DeviceWorker(Protocol):
 
     def diagnostics(self) -> DeviceDiagnostics: ...
 
+    def note_stale(self, samples: Sequence[Sample]) -> None:
+        """The supervisor sent these UNCERTAIN copies of this device's values: the next
+        fresh value must reach the screens even if it did not move past the deadband."""
+
     async def stop(self) -> None:
         """Cancel run() and close the connection."""
 
@@ -229,6 +233,11 @@ class DeviceSupervisor:
         stale = self.stale.check(now)
         if stale:
             self._sink.put(stale)  # past the watcher: its own copies are no refresh
+            by_device: dict[str, list[Sample]] = {}
+            for sample in stale:
+                by_device.setdefault(self._site.tag(sample.tag).device, []).append(sample)
+            for name, samples in by_device.items():
+                self.workers[name].note_stale(samples)
         return stale
 
     async def stop(self) -> None:

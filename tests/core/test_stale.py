@@ -110,3 +110,13 @@ def test_at_scale_exactly_the_silent_tags_go_stale() -> None:
     assert {s.tag for s in watcher.check(102.6)} == silent
     assert watcher.check(102.7) == []
     assert len(watcher.check(105.0)) == len(tags) - len(silent)
+
+
+def test_values_out_of_time_order_are_still_judged_right() -> None:
+    """The clock set back 600 s (NTP): a slow-scan value stamped before the step must
+    not hide a fast one whose updates stopped after it."""
+    quiet = Tag("Quiet", "plc", ModbusAddress(HR, 3), DataType.UINT16, scan_interval=1800.0)
+    watcher = StaleWatcher(site_rules(Site("s", (PLC,), (FAST, quiet))))
+    watcher.observe([good("Quiet", 1, 10_000.0), good("Fast", 1, 10_000.0)])
+    watcher.observe([good("Fast", 2, 9_401.0)])  # after the step back; then it stops
+    assert [s.tag for s in watcher.check(9_404.0)] == ["Fast"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hmi.core.bus import SampleSink
@@ -54,6 +54,7 @@ class FakeWorker:
         self.device, self.tags, self._sink = device, tags, sink
         self._status = DeviceStatus(device.name, ConnectionState.CONNECTED, time.time())
         self.stats = RequestStats()
+        self.noted_stale: list[Sample] = []
         self.runs = 0
         self.crashes = crashes
 
@@ -77,6 +78,9 @@ class FakeWorker:
 
     def diagnostics(self) -> DeviceDiagnostics:
         return diagnostics_from(self.status, self.stats)
+
+    def note_stale(self, samples: Sequence[Sample]) -> None:
+        self.noted_stale.extend(samples)
 
     async def stop(self) -> None:
         self._status = DeviceStatus(self.device.name, ConnectionState.STOPPED, time.time())
@@ -144,6 +148,10 @@ def test_a_silent_worker_goes_uncertain_with_its_last_value() -> None:
             assert sample.value == 42  # the last good value, not a blank
             assert sample.detail.startswith("stale: no update for ")
             assert sample.detail.endswith(" s")
+            worker = supervisor.workers["plc"]
+            assert isinstance(worker, FakeWorker)
+            # the worker heard of it: its deadband filter lets the next fresh value through
+            assert {s.tag for s in worker.noted_stale} == {"Plc.Speed", "Plc.State"}
         finally:
             await supervisor.stop()
 
