@@ -167,9 +167,9 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
     )
     feed.setParent(window)
     window.closed.connect(lambda: _stop_feed(runtime, feed))
-    runtime.add_status_listener(window.on_device_status)
-    stop_data_path = runtime.runner.add_listener(window.on_consumer_stats)
-    window.closed.connect(stop_data_path)
+    for remove in (runtime.add_status_listener(window.on_device_status),
+                   runtime.runner.add_listener(window.on_consumer_stats)):
+        window.closed.connect(remove)
     return window
 
 

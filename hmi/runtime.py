@@ -113,9 +113,11 @@ class Runtime:
                         tags=self.recorder.tags)
         self._tasks: list[asyncio.Task[None]] = []
 
-    def add_status_listener(self, listener: Callable[[DeviceStatus], None]) -> None:
-        """``listener(status)`` on this loop at every device status change."""
-        self.devices.add_status_listener(listener)
+    def add_status_listener(self, listener: Callable[[DeviceStatus], None]
+                            ) -> Callable[[], None]:
+        """``listener(status)`` on this loop at every device status change; returns the
+        function that removes it."""
+        return self.devices.add_status_listener(listener)
 
     async def start(self) -> None:
         self.bus.attach(asyncio.get_running_loop())

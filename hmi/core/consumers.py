@@ -36,6 +36,11 @@ class SampleConsumer(Protocol):
 
     async def run(self, queue: SampleQueue, /) -> None: ...
 
+    def unfinished(self) -> int:
+        """Samples it took from its queue but has not finished with (a stop counts them
+        as lost if they are still there when it ends)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ConsumerStats:
@@ -132,13 +137,18 @@ class ConsumerRunner:
 
     async def _keep_running(self, entry: _Entry) -> None:
         name = entry.consumer.name
+        failures_in_a_row = 0
         while True:
+            started = time.monotonic()
             try:
                 await entry.consumer.run(entry.queue)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                delay = RESTART_DELAYS[min(entry.restarts, len(RESTART_DELAYS) - 1)]
+                if time.monotonic() - started > 60.0:
+                    failures_in_a_row = 0  # it ran a good while: back to a short delay
+                delay = RESTART_DELAYS[min(failures_in_a_row, len(RESTART_DELAYS) - 1)]
+                failures_in_a_row += 1
                 entry.restarts += 1
                 entry.last_error = f"{type(exc).__name__}: {exc}"
                 self._notify()
@@ -190,7 +200,7 @@ class ConsumerRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watch
             self._watch = None
-        await self._stop_entries(self._entries)
+        await self._stop_entries(dict(self._entries))  # a remove() meanwhile is harmless
         self.report_drops()
 
     async def _stop_entries(self, entries: dict[str, _Entry]) -> None:
@@ -205,7 +215,7 @@ class ConsumerRunner:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            left = len(entry.queue)
+            left = len(entry.queue) + entry.consumer.unfinished()
             if left:
                 entry.lost_at_stop += left
                 log.error("consumer %s did not finish within %.0f s of the stop; %d samples "

@@ -5,7 +5,8 @@ deadband: ``|new - last| > deadband``. A change exactly equal to the deadband do
 pass. This is OPC UA's absolute deadband (Part 4, 7.22.2: a notification when
 ``|last - new| > AbsoluteDeadband``), so a tag reads the same whether the server filters
 it (an OPC UA subscription) or we do (Modbus, OPC UA polling, the historian's storage).
-A deadband of 0 therefore means "any change".
+A deadband of 0 therefore means "any change". Equality allows for the rounding of the
+binary values (``moved``): 20.2 -> 20.3 in float32 moved 0.1, not 0.0999985.
 """
 
 from __future__ import annotations
@@ -15,10 +16,21 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from hmi.core.samples import Quality, Sample, Value
 
+# A ten-thousandth of the deadband: far above a float32's rounding for values up to
+# ~1,600 deadbands (its resolution is ~6e-8 of the value), far below any real move.
+DEADBAND_TOLERANCE = 1e-4
+
 
 def moved(last: float, new: float, deadband: float) -> bool:
-    """Has a number moved past the deadband? (Strictly more than it: see the module.)"""
-    return abs(new - last) > deadband
+    """Has a number moved past the deadband? (Strictly more than it: see the module.)
+
+    "Equal to the deadband" is judged on the values as the PLC meant them: a float32
+    20.2 -> 20.3 differs by 0.0999985 in binary and 20.1 -> 20.2 by 0.1000004, yet both
+    moved exactly 0.1. So a difference within DEADBAND_TOLERANCE of the deadband counts
+    as equal to it. Without a deadband, any change passes."""
+    if deadband <= 0:
+        return new != last
+    return abs(new - last) - deadband > DEADBAND_TOLERANCE * deadband
 
 
 def value_moved(last: Value, new: Value, deadband: float) -> bool:

@@ -245,6 +245,11 @@ class ProductionRecorder:
         self._counters: list[ProductionCounter] = []
         self._unstored: list[ProductionEvent] = []  # kept until the store takes them
 
+    def unfinished(self) -> int:
+        """Nothing: each batch is counted as it comes (closed periods not yet stored are
+        events, kept and retried, not samples)."""
+        return 0
+
     async def run(self, queue: SampleQueue) -> None:
         """Consume until the queue is closed and drained; periods close on samples and
         on a tick. A restart after a failure keeps the periods counted so far."""

@@ -27,6 +27,9 @@ class Collector:
         self.delay = delay
         self.runs = 0
 
+    def unfinished(self) -> int:
+        return 0
+
     async def run(self, queue: SampleQueue) -> None:
         self.runs += 1
         while batch := await queue.get():

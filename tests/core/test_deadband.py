@@ -16,7 +16,7 @@ def _good(tag: str, value: float | bool | str) -> Sample:
 def test_a_change_equal_to_the_deadband_does_not_pass() -> None:
     assert not moved(10.0, 10.5, 0.5)
     assert not moved(10.5, 10.0, 0.5)
-    assert moved(10.0, 10.5000001, 0.5)
+    assert moved(10.0, 10.5001, 0.5)
     assert moved(10.0, 9.4, 0.5)
     assert not moved(3.0, 3.0, 0.0)  # deadband 0: any change, and only a change
     assert moved(3.0, 3.0000001, 0.0)
@@ -71,3 +71,17 @@ def test_select_decides_as_passes_does() -> None:
     expected = [s for s in samples if one_by_one.passes(s)]
     assert DeadbandFilter({"Flow": 0.5}).select(samples) == expected
     assert len(expected) == 8
+
+
+def test_equal_to_the_deadband_allows_for_binary_rounding() -> None:
+    import struct
+
+    def f32(x: float) -> float:
+        return float(struct.unpack("<f", struct.pack("<f", x))[0])
+
+    # the PLC moved each by exactly 0.1: none passes a 0.1 deadband, whatever the binary
+    for a, b in ((20.1, 20.2), (20.2, 20.3), (0.6, 0.7), (1.0, 1.1)):
+        assert not moved(f32(a), f32(b), 0.1), (a, b)
+        assert not moved(a, b, 0.1), (a, b)
+        assert moved(a, b + 0.001, 0.1), (a, b)
+    assert moved(1e6, 1e6 + 0.2, 0.1)  # large values: tolerance scales, still passes

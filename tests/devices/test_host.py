@@ -50,6 +50,9 @@ class Collector:
     def __init__(self) -> None:
         self.kept: list[Sample] = []
 
+    def unfinished(self) -> int:
+        return 0
+
     async def run(self, queue: SampleQueue) -> None:
         while batch := await queue.get():
             self.kept += batch

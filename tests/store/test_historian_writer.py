@@ -53,7 +53,7 @@ def test_deadband_stores_moves_past_it_and_the_value_held_before_a_step() -> Non
 def test_the_historian_and_the_devices_share_one_deadband_boundary() -> None:
     """A move exactly equal to the deadband is neither published at the source nor
     stored (hmi.core.deadband.moved); a move just past it is both."""
-    for second, expected in ((10.5, [T0]), (10.5000001, [T0, T0 + 1]), (9.5, [T0])):
+    for second, expected in ((10.5, [T0]), (10.5001, [T0, T0 + 1]), (9.5, [T0])):
         samples = [good("level", 10.0, T0), good("level", second, T0 + 1)]
         source = DeadbandFilter({"level": 0.5})
         published = [s.source_time for s in samples if source.passes(s)]
