@@ -466,6 +466,7 @@ class _Statements:
             fixed={"text": null(), "quality": literal_column(str(GOOD)), "detail": null()},
         ).many
         self._minutes = self._upsert(historian_minutes, ("tag_id", "minute"), _merge_minutes)
+        self._single_minutes = self._single_sample_minutes() if name == "sqlite" else None
         tags = self._insert(historian_tags).on_conflict_do_nothing(
             index_elements=[historian_tags.c.name]
         )
@@ -507,6 +508,33 @@ class _Statements:
         assert compiled.positional
         assert list(compiled.positiontup) == names, compiled.positiontup
         return _Upsert(one, str(compiled), rows)
+
+    def _single_sample_minutes(self) -> str:
+        """SQLite: the roll-up upsert of minutes of one numeric sample each (at plant
+        scale nearly all: a tag's one sample of a batch), ``SQLITE_ROWS_PER_STATEMENT`` a
+        statement. A row binds five parameters, not eleven: numbered (?NNN), each bound
+        once and used for min, max, sum, first and last alike (the value) and for
+        first_t and last_t (its time)."""
+        size = _SINGLE_MINUTE_WIDTH
+        values: list[dict[str, Any]] = []
+        for row in range(SQLITE_ROWS_PER_STATEMENT):
+            numbered: list[Any] = [
+                literal_column(f"?{size * row + k}") for k in range(1, size + 1)
+            ]
+            tag_id, minute, value, t, quality = numbered
+            values.append({
+                "tag_id": tag_id, "minute": minute, "min": value, "max": value, "sum": value,
+                "count": literal_column("1"), "first": value, "last": value, "first_t": t,
+                "last_t": t, "quality": quality,
+            })
+        statement = sqlite.insert(historian_minutes).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[historian_minutes.c.tag_id, historian_minutes.c.minute],
+            set_=_merge_minutes(statement.excluded),
+        )
+        compiled = statement.compile(dialect=self._dialect)
+        assert not compiled.positiontup, compiled.positiontup
+        return str(compiled)
 
     def _compile(self, statement: Any, keys: list[str]) -> _Compiled:
         compiled = statement.compile(dialect=self._dialect, column_keys=keys)
@@ -579,10 +607,37 @@ class _Statements:
             self._run(connection, self._samples, rest)
 
     def execute_minutes(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
-        self._run(connection, self._minutes, params)
+        """Upsert roll-ups (``(tag_id, *Minute)`` each), in order. On SQLite a statement's
+        rows that each hold one numeric sample go through the five-parameter form."""
+        size = SQLITE_ROWS_PER_STATEMENT
+        if self._single_minutes is None or len(params) < size:
+            self._run(connection, self._minutes, params)
+            return
+        whole = len(params) - len(params) % size
+        counts = tuple(map(_COUNT, params))
+        kinds = [counts[start : start + size].count(1) == size for start in range(0, whole, size)]
+        start = 0
+        for single, run in itertools.groupby(kinds):  # runs of one kind, in row order
+            end = start + size * sum(1 for _ in run)
+            if single:
+                flat = list(itertools.chain.from_iterable(map(_SINGLE_MINUTE, params[start:end])))
+                width = size * _SINGLE_MINUTE_WIDTH
+                chunks = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
+                connection.exec_driver_sql(self._single_minutes, chunks)
+            else:
+                self._run(connection, self._minutes, params[start:end])
+            start = end
+        self._run(connection, self._minutes, params[whole:])
 
     def execute_tags(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
         self._run(connection, self._tags, params)
+
+
+# of a roll-up's upsert parameters: the count; tag_id, minute, min (the value when it
+# counts one sample), first_t (its time) and quality
+_COUNT = operator.itemgetter(5)
+_SINGLE_MINUTE = operator.itemgetter(0, 1, 2, 8, 10)
+_SINGLE_MINUTE_WIDTH = 5
 
 
 def _merge_minutes(new: Any) -> dict[str, Any]:
