@@ -344,8 +344,7 @@ class HistorianWriter:
             if rows:
                 self._statements.execute_samples(connection, rows, ids)
             if minutes:
-                params = [(ids[tag], *minute) for tag, minute in minutes]
-                self._statements.execute_minutes(connection, params)
+                self._statements.execute_minutes(connection, minutes, ids)
         self._tag_ids.update(new_ids)  # only ids of a committed transaction are cached
         self._stored += len(rows)
         self._last_write_at = time.time()
@@ -606,38 +605,55 @@ class _Statements:
             rest = list(zip(*(c[whole:] for c in columns), strict=True))
             self._run(connection, self._samples, rest)
 
-    def execute_minutes(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
-        """Upsert roll-ups (``(tag_id, *Minute)`` each), in order. On SQLite a statement's
-        rows that each hold one numeric sample go through the five-parameter form."""
+    def execute_minutes(
+        self, connection: Connection, minutes: Sequence[tuple[str, Sequence[Any]]],
+        ids: Mapping[str, int],
+    ) -> None:
+        """Upsert roll-ups (a tag's name and its Minute each, not empty), in order.
+
+        On SQLite a statement's rows that each hold one numeric sample go through the
+        five-parameter form, built as columns (map, zip, slices: loops in C) as the
+        samples are; any other statement's rows are ``(tag_id, *Minute)``."""
+        tags, accumulated = zip(*minutes, strict=True)
+        tag_ids = tuple(map(ids.__getitem__, tags))
         size = SQLITE_ROWS_PER_STATEMENT
-        if self._single_minutes is None or len(params) < size:
-            self._run(connection, self._minutes, params)
-            return
-        whole = len(params) - len(params) % size
-        counts = tuple(map(_COUNT, params))
+        whole = len(minutes) - len(minutes) % size if self._single_minutes is not None else 0
+        counts = tuple(map(_COUNT, accumulated))
         kinds = [counts[start : start + size].count(1) == size for start in range(0, whole, size)]
+        columns = (tag_ids, *(tuple(map(_COLUMN[i], accumulated)) for i in _SINGLE_MINUTE))
+        flatten = itertools.chain.from_iterable
         start = 0
         for single, run in itertools.groupby(kinds):  # runs of one kind, in row order
             end = start + size * sum(1 for _ in run)
             if single:
-                flat = list(itertools.chain.from_iterable(map(_SINGLE_MINUTE, params[start:end])))
-                width = size * _SINGLE_MINUTE_WIDTH
-                chunks = [tuple(flat[i : i + width]) for i in range(0, len(flat), width)]
+                assert self._single_minutes is not None
+                chunks = [
+                    tuple(flatten(zip(*(column[i : i + size] for column in columns), strict=True)))
+                    for i in range(start, end, size)
+                ]
                 connection.exec_driver_sql(self._single_minutes, chunks)
             else:
-                self._run(connection, self._minutes, params[start:end])
+                self._run(connection, self._minutes, _params(tag_ids, accumulated, start, end))
             start = end
-        self._run(connection, self._minutes, params[whole:])
+        self._run(connection, self._minutes, _params(tag_ids, accumulated, whole, len(minutes)))
 
     def execute_tags(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
         self._run(connection, self._tags, params)
 
 
-# of a roll-up's upsert parameters: the count; tag_id, minute, min (the value when it
-# counts one sample), first_t (its time) and quality
-_COUNT = operator.itemgetter(5)
-_SINGLE_MINUTE = operator.itemgetter(0, 1, 2, 8, 10)
+# of a Minute: the count; the minute, min (the value when it counts one sample), first_t
+# (its time) and quality, which (after the tag's id) the five-parameter upsert binds
+_COUNT = operator.itemgetter(4)
+_COLUMN = [operator.itemgetter(i) for i in range(10)]
+_SINGLE_MINUTE = (0, 1, 7, 9)
 _SINGLE_MINUTE_WIDTH = 5
+
+
+def _params(
+    tag_ids: Sequence[int], minutes: Sequence[Sequence[Any]], start: int, end: int
+) -> list[tuple[Any, ...]]:
+    """The roll-up upsert's parameters of minutes[start:end]."""
+    return [(tag_id, *m) for tag_id, m in zip(tag_ids[start:end], minutes[start:end], strict=True)]
 
 
 def _merge_minutes(new: Any) -> dict[str, Any]:
