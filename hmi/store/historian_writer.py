@@ -297,13 +297,27 @@ class HistorianWriter:
             if unwritten is not None:
                 left_rows, left_minutes, exc = unwritten
                 self._rows[:0] = left_rows
-                self._closed_minutes[:0] = left_minutes
+                self._keep_minutes(left_minutes)
                 self._fail(exc)
                 return False
         if self.last_error:
             log.info("historian writes to %s work again", self.location)
         self.last_error = ""
         return True
+
+    def _keep_minutes(self, unwritten: list[_TagMinute]) -> None:
+        """Put roll-ups a failed flush did not write back in front of the pending ones.
+        A tag's latest goes back to accumulating (``_minutes``), so the samples of its
+        minute that come during an outage fold into it: the pending roll-ups grow by one
+        per tag a minute however often a retry fails, as they did before that flush."""
+        closed: list[_TagMinute] = []
+        for tag, minute in reversed(unwritten):
+            if tag in self._minutes:
+                closed.append((tag, minute))
+            else:
+                self._minutes[tag] = minute
+        closed.reverse()
+        self._closed_minutes[:0] = closed
 
     def _write(self, rows: list[Row], minutes: list[_TagMinute]) -> _Unwritten | None:
         """Commit rows and roll-ups; None when done, else what is left and why.
