@@ -373,8 +373,7 @@ class HistorianWriter:
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             query = select(column.name, column.id).where(column.name.in_(chunk))
-            for name, tag_id in connection.execute(query):
-                found[name] = tag_id
+            found.update(connection.execute(query).all())  # one fetch, not a row at a time
         return found
 
     def _fail(self, exc: SQLAlchemyError) -> None:
