@@ -25,7 +25,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
-from hmi.core.deadband import moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
@@ -41,7 +40,6 @@ DROP_LOG_INTERVAL = 10.0  # seconds between two warnings about dropped pending r
 
 # tag, t, value, text, quality, detail: one historian_samples row before the tag's id
 Row = tuple[str, float, float | None, str | None, int, str | None]
-MinuteKey = tuple[str, float]
 _BY_TAG = operator.itemgetter(0)
 
 
@@ -80,16 +78,6 @@ def sample_row(sample: Sample) -> Row:
     return (sample.tag, sample.source_time, number, None, code, detail)
 
 
-class _Last:
-    """Per tag: the last stored row, and the last received row not stored (``held``)."""
-
-    __slots__ = ("held", "stored")
-
-    def __init__(self, stored: Row) -> None:
-        self.stored = stored
-        self.held: Row | None = None
-
-
 class ExceptionFilter:
     """Exception-based storage: a sample is stored when its quality differs from the last
     stored one, its value moved past the tag's deadband (hmi.core.deadband.moved, the rule
@@ -108,95 +96,102 @@ class ExceptionFilter:
             raise ValueError(f"heartbeat must be 0 or more seconds, not {heartbeat}")
         self.heartbeat = heartbeat
         self._deadbands = dict(deadbands or {})
-        self._last: dict[str, _Last] = {}
+        # per tag: the last stored row, and the last received row not stored (held back).
+        # Two dicts of tuples, not an object per tag: tuples of numbers and text leave the
+        # garbage collector's lists, so its full collections do not walk 55,000 of them
+        self._stored: dict[str, Row] = {}
+        self._held: dict[str, Row] = {}
 
     def select(self, rows: Iterable[Row]) -> list[Row]:
         """The rows to store of these (``sample_row`` of each sample, arrival order)."""
         out: list[Row] = []
-        last_of = self._last
+        append = out.append
+        stored_of, held_of = self._stored, self._held
         deadbands = self._deadbands
         heartbeat = self.heartbeat
-        past_deadband = moved
         for row in rows:
-            last = last_of.get(row[0])
-            if last is None:
-                last_of[row[0]] = _Last(row)
-                out.append(row)
+            tag, t, value, text, code, _detail = row
+            stored = stored_of.get(tag)
+            if stored is None:
+                stored_of[tag] = row
+                append(row)
                 continue
-            stored = last.stored
-            if row[4] != stored[4]:
+            if code != stored[4]:
                 changed = True
-            elif row[3] is not None or stored[3] is not None:
-                changed = row[3] != stored[3]
-            elif row[2] is None or stored[2] is None:
-                changed = row[2] is not stored[2]
-            else:
-                changed = past_deadband(stored[2], row[2], deadbands.get(row[0], 0.0))
+            elif text is not None or stored[3] is not None:
+                changed = text != stored[3]
+            elif value is None or stored[2] is None:
+                changed = value is not stored[2]
+            else:  # hmi.core.deadband.moved inlined (its call was a fifth of this loop);
+                # test_the_historian_and_the_devices_share_one_deadband_boundary pins it
+                changed = abs(value - stored[2]) > deadbands.get(tag, 0.0)
             if changed:
-                held = last.held
-                if held is not None and held[1] > stored[1]:
-                    out.append(held)
-            elif row[1] - stored[1] < heartbeat:
-                if row[1] != stored[1]:
-                    last.held = row
+                if held_of:
+                    held = held_of.pop(tag, None)
+                    if held is not None and held[1] > stored[1]:
+                        append(held)
+            elif t - stored[1] < heartbeat:
+                if t != stored[1]:
+                    held_of[tag] = row
                 continue
-            out.append(row)
-            last.stored = row
-            last.held = None
+            elif held_of:
+                held_of.pop(tag, None)
+            append(row)
+            stored_of[tag] = row
         return out
 
 
-class _Minute:
-    """Roll-up of one tag over one minute, accumulated in memory before its upsert.
-    Infinities stand for "no numeric sample yet" and are written as NULL."""
-
-    __slots__ = ("count", "first", "first_t", "last", "last_t", "max", "min", "quality", "sum")
-
-    def __init__(self, quality: int) -> None:
-        self.min = math.inf
-        self.max = -math.inf
-        self.sum = 0.0
-        self.count = 0
-        self.first = self.last = math.nan
-        self.first_t = math.inf
-        self.last_t = -math.inf
-        self.quality = quality
-
-    def params(self, tag_id: int, minute: float) -> tuple[Any, ...]:
-        if not self.count:
-            return (tag_id, minute, None, None, 0.0, 0, None, None, None, None, self.quality)
-        return (tag_id, minute, self.min, self.max, self.sum, self.count, self.first,
-                self.last, self.first_t, self.last_t, self.quality)
+# A tag's roll-up of one minute, accumulated in memory until its upsert: minute, min,
+# max, sum, count, first, last, first_t, last_t, quality, the upsert's parameters after
+# the tag's id (NULL numbers while it has none). A list changed in place: a tag with
+# several samples in a batch allocates nothing more.
+Minute = list[Any]
 
 
-def accumulate_minutes(rows: Iterable[Row], minutes: dict[MinuteKey, _Minute]) -> None:
-    """Fold every received row (stored or not) into its tag's minute roll-up."""
+def accumulate_minutes(
+    rows: Iterable[Row], minutes: dict[str, Minute], closed: list[tuple[str, Minute]]
+) -> None:
+    """Fold every received row (stored or not) into its tag's roll-up of the minute
+    (``minutes``, one per tag: one lookup by the tag's name, its hash cached); a tag's
+    roll-up of an earlier minute (or of a later one, after a clock stepped back) moves to
+    ``closed``. Two roll-ups of one tag and minute are merged by the upsert."""
     # comparisons, not min() and max(): the same result (numbers here are never NaN),
     # without two calls per sample, a third of this loop's time
     get = minutes.get
     for tag, t, number, _text, code, _detail in rows:
-        key = (tag, t - t % MINUTE)
-        agg = get(key)
-        if agg is None:
-            agg = minutes[key] = _Minute(code)
-        elif code > agg.quality:
-            agg.quality = code
+        minute = t - t % MINUTE
+        agg = get(tag)
+        if agg is None or agg[0] != minute:
+            if agg is not None:
+                closed.append((tag, agg))
+            if number is None:
+                minutes[tag] = [minute, None, None, 0.0, 0, None, None, None, None, code]
+            else:  # the bulk: a tag's first sample of the batch, a number
+                minutes[tag] = [minute, number, number, number, 1, number, number, t, t, code]
+            continue
+        if code > agg[9]:  # noqa: PLR1730 (see above)
+            agg[9] = code
         if number is None:
             continue
-        if number < agg.min:  # noqa: PLR1730 (see above)
-            agg.min = number
-        if number > agg.max:  # noqa: PLR1730
-            agg.max = number
-        if t < agg.first_t:
-            agg.first, agg.first_t = number, t
-        if t >= agg.last_t:
-            agg.last, agg.last_t = number, t
-        agg.sum += number
-        agg.count += 1
+        if not agg[4]:
+            agg[1:9] = number, number, number, 1, number, number, t, t
+            continue
+        if number < agg[1]:  # noqa: PLR1730
+            agg[1] = number
+        if number > agg[2]:  # noqa: PLR1730
+            agg[2] = number
+        agg[3] += number
+        agg[4] += 1
+        if t < agg[7]:
+            agg[5] = number
+            agg[7] = t
+        if t >= agg[8]:
+            agg[6] = number
+            agg[8] = t
 
 
-_KeyedMinute = tuple[MinuteKey, _Minute]
-_Unwritten = tuple[list[Row], list[_KeyedMinute], SQLAlchemyError]
+_TagMinute = tuple[str, Minute]
+_Unwritten = tuple[list[Row], list[_TagMinute], SQLAlchemyError]
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +231,8 @@ class HistorianWriter:
         self.transaction_rows = transaction_rows
         self._statements = _Statements(self.engine)
         self._rows: list[Row] = []
-        self._minutes: dict[MinuteKey, _Minute] = {}
+        self._minutes: dict[str, Minute] = {}  # per tag, its latest minute's roll-up
+        self._closed_minutes: list[_TagMinute] = []  # other roll-ups not yet written
         self._tag_ids: dict[str, int] = {}
         self._received = self._stored = self._dropped = self._rejected = 0
         self._unlogged_drops = 0
@@ -250,7 +246,7 @@ class HistorianWriter:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._rows or self._minutes)
+        return bool(self._rows or self._minutes or self._closed_minutes)
 
     @property
     def status(self) -> WriterStatus:
@@ -258,7 +254,7 @@ class HistorianWriter:
             healthy=not self.last_error,
             last_error=self.last_error,
             pending_rows=len(self._rows),
-            pending_minutes=len(self._minutes),
+            pending_minutes=len(self._minutes) + len(self._closed_minutes),
             received=self._received,
             stored=self._stored,
             dropped=self._dropped,
@@ -268,10 +264,17 @@ class HistorianWriter:
 
     def add(self, samples: Sequence[Sample]) -> None:
         """Filter samples into the pending rows and fold them into the roll-ups."""
-        rows = [sample_row(sample) for sample in samples]
+        # sample_row's first case inlined: a call per sample is a tenth of the writer
+        rows = [
+            (s.tag, s.source_time, s.value, None, GOOD, None)
+            if type(s.value) is float and s.quality is _GOOD and s.value == s.value  # not NaN
+            and not s.detail
+            else sample_row(s)
+            for s in samples
+        ]
         self._received += len(rows)
         self._rows.extend(self.filter.select(rows))
-        accumulate_minutes(rows, self._minutes)
+        accumulate_minutes(rows, self._minutes, self._closed_minutes)
         self._enforce_bound()
 
     def write(self, samples: Sequence[Sample]) -> bool:
@@ -282,17 +285,19 @@ class HistorianWriter:
     def flush(self) -> bool:
         """Write everything pending, one transaction per ``transaction_rows`` rows.
         True when nothing is left pending; False (and ``last_error`` set) otherwise."""
-        while self._rows or self._minutes:
+        if self._minutes:  # every roll-up goes with this flush's rows
+            self._closed_minutes.extend(self._minutes.items())
+            self._minutes = {}
+        while self._rows or self._closed_minutes:
             rows = self._rows[: self.transaction_rows]
-            keys = list(itertools.islice(self._minutes, self.transaction_rows))
-            minutes = [(key, self._minutes.pop(key)) for key in keys]
+            minutes = self._closed_minutes[: self.transaction_rows]
             del self._rows[: len(rows)]
+            del self._closed_minutes[: len(minutes)]
             unwritten = self._write(rows, minutes)
             if unwritten is not None:
                 left_rows, left_minutes, exc = unwritten
                 self._rows[:0] = left_rows
-                for key, minute in left_minutes:
-                    self._minutes[key] = minute
+                self._keep_minutes(left_minutes)
                 self._fail(exc)
                 return False
         if self.last_error:
@@ -300,7 +305,21 @@ class HistorianWriter:
         self.last_error = ""
         return True
 
-    def _write(self, rows: list[Row], minutes: list[_KeyedMinute]) -> _Unwritten | None:
+    def _keep_minutes(self, unwritten: list[_TagMinute]) -> None:
+        """Put roll-ups a failed flush did not write back in front of the pending ones.
+        A tag's latest goes back to accumulating (``_minutes``), so the samples of its
+        minute that come during an outage fold into it: the pending roll-ups grow by one
+        per tag a minute however often a retry fails, as they did before that flush."""
+        closed: list[_TagMinute] = []
+        for tag, minute in reversed(unwritten):
+            if tag in self._minutes:
+                closed.append((tag, minute))
+            else:
+                self._minutes[tag] = minute
+        closed.reverse()
+        self._closed_minutes[:0] = closed
+
+    def _write(self, rows: list[Row], minutes: list[_TagMinute]) -> _Unwritten | None:
         """Commit rows and roll-ups; None when done, else what is left and why.
 
         A row the database refuses on its own (constraint, value) must not block every row
@@ -321,7 +340,7 @@ class HistorianWriter:
                     left_minutes = [minute for _, m in reversed(work) for minute in m]
                     return left_rows, left_minutes, exc
                 if size == 1:
-                    what = part_rows[0] if part_rows else part_minutes[0][0]
+                    what = part_rows[0] if part_rows else part_minutes[0][:2]
                     self._rejected += 1
                     log.error("historian: %s refused %r: %s", self.location, what, exc)
                     continue
@@ -330,16 +349,16 @@ class HistorianWriter:
                 work.append((part_rows[:half_rows], part_minutes[:half_minutes]))
         return None
 
-    def _commit(self, rows: list[Row], minutes: list[_KeyedMinute]) -> None:
+    def _commit(self, rows: list[Row], minutes: list[_TagMinute]) -> None:
         with self.engine.begin() as connection:
-            names = {row[0] for row in rows} | {key[0] for key, _ in minutes}
+            names = set(map(_BY_TAG, rows))
+            names.update(map(_BY_TAG, minutes))
             new_ids = self._resolve_tags(connection, names)
             ids = self._tag_ids if not new_ids else {**self._tag_ids, **new_ids}
             if rows:
                 self._statements.execute_samples(connection, rows, ids)
             if minutes:
-                params = [m.params(ids[key[0]], key[1]) for key, m in minutes]
-                self._statements.execute_minutes(connection, params)
+                self._statements.execute_minutes(connection, minutes, ids)
         self._tag_ids.update(new_ids)  # only ids of a committed transaction are cached
         self._stored += len(rows)
         self._last_write_at = time.time()
@@ -354,8 +373,7 @@ class HistorianWriter:
         for start in range(0, len(missing), 500):
             chunk = missing[start : start + 500]
             query = select(column.name, column.id).where(column.name.in_(chunk))
-            for name, tag_id in connection.execute(query):
-                found[name] = tag_id
+            found.update(connection.execute(query).all())  # one fetch, not a row at a time
         return found
 
     def _fail(self, exc: SQLAlchemyError) -> None:
@@ -370,10 +388,9 @@ class HistorianWriter:
         if excess > 0:
             del self._rows[:excess]
             self._count_drop(excess)
-        excess = len(self._minutes) - self.max_pending_rows
+        excess = len(self._closed_minutes) - self.max_pending_rows
         if excess > 0:
-            for key in list(self._minutes)[:excess]:
-                del self._minutes[key]
+            del self._closed_minutes[:excess]
             self._count_drop(excess)
 
     def _count_drop(self, count: int) -> None:
@@ -461,6 +478,7 @@ class _Statements:
             fixed={"text": null(), "quality": literal_column(str(GOOD)), "detail": null()},
         ).many
         self._minutes = self._upsert(historian_minutes, ("tag_id", "minute"), _merge_minutes)
+        self._single_minutes = self._single_sample_minutes() if name == "sqlite" else None
         tags = self._insert(historian_tags).on_conflict_do_nothing(
             index_elements=[historian_tags.c.name]
         )
@@ -502,6 +520,33 @@ class _Statements:
         assert compiled.positional
         assert list(compiled.positiontup) == names, compiled.positiontup
         return _Upsert(one, str(compiled), rows)
+
+    def _single_sample_minutes(self) -> str:
+        """SQLite: the roll-up upsert of minutes of one numeric sample each (at plant
+        scale nearly all: a tag's one sample of a batch), ``SQLITE_ROWS_PER_STATEMENT`` a
+        statement. A row binds five parameters, not eleven: numbered (?NNN), each bound
+        once and used for min, max, sum, first and last alike (the value) and for
+        first_t and last_t (its time)."""
+        size = _SINGLE_MINUTE_WIDTH
+        values: list[dict[str, Any]] = []
+        for row in range(SQLITE_ROWS_PER_STATEMENT):
+            numbered: list[Any] = [
+                literal_column(f"?{size * row + k}") for k in range(1, size + 1)
+            ]
+            tag_id, minute, value, t, quality = numbered
+            values.append({
+                "tag_id": tag_id, "minute": minute, "min": value, "max": value, "sum": value,
+                "count": literal_column("1"), "first": value, "last": value, "first_t": t,
+                "last_t": t, "quality": quality,
+            })
+        statement = sqlite.insert(historian_minutes).values(values)
+        statement = statement.on_conflict_do_update(
+            index_elements=[historian_minutes.c.tag_id, historian_minutes.c.minute],
+            set_=_merge_minutes(statement.excluded),
+        )
+        compiled = statement.compile(dialect=self._dialect)
+        assert not compiled.positiontup, compiled.positiontup
+        return str(compiled)
 
     def _compile(self, statement: Any, keys: list[str]) -> _Compiled:
         compiled = statement.compile(dialect=self._dialect, column_keys=keys)
@@ -573,11 +618,55 @@ class _Statements:
             rest = list(zip(*(c[whole:] for c in columns), strict=True))
             self._run(connection, self._samples, rest)
 
-    def execute_minutes(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
-        self._run(connection, self._minutes, params)
+    def execute_minutes(
+        self, connection: Connection, minutes: Sequence[tuple[str, Sequence[Any]]],
+        ids: Mapping[str, int],
+    ) -> None:
+        """Upsert roll-ups (a tag's name and its Minute each, not empty), in order.
+
+        On SQLite a statement's rows that each hold one numeric sample go through the
+        five-parameter form, built as columns (map, zip, slices: loops in C) as the
+        samples are; any other statement's rows are ``(tag_id, *Minute)``."""
+        tags, accumulated = zip(*minutes, strict=True)
+        tag_ids = tuple(map(ids.__getitem__, tags))
+        size = SQLITE_ROWS_PER_STATEMENT
+        whole = len(minutes) - len(minutes) % size if self._single_minutes is not None else 0
+        counts = tuple(map(_COUNT, accumulated))
+        kinds = [counts[start : start + size].count(1) == size for start in range(0, whole, size)]
+        columns = (tag_ids, *(tuple(map(_COLUMN[i], accumulated)) for i in _SINGLE_MINUTE))
+        flatten = itertools.chain.from_iterable
+        start = 0
+        for single, run in itertools.groupby(kinds):  # runs of one kind, in row order
+            end = start + size * sum(1 for _ in run)
+            if single:
+                assert self._single_minutes is not None
+                chunks = [
+                    tuple(flatten(zip(*(column[i : i + size] for column in columns), strict=True)))
+                    for i in range(start, end, size)
+                ]
+                connection.exec_driver_sql(self._single_minutes, chunks)
+            else:
+                self._run(connection, self._minutes, _params(tag_ids, accumulated, start, end))
+            start = end
+        self._run(connection, self._minutes, _params(tag_ids, accumulated, whole, len(minutes)))
 
     def execute_tags(self, connection: Connection, params: list[tuple[Any, ...]]) -> None:
         self._run(connection, self._tags, params)
+
+
+# of a Minute: the count; the minute, min (the value when it counts one sample), first_t
+# (its time) and quality, which (after the tag's id) the five-parameter upsert binds
+_COUNT = operator.itemgetter(4)
+_COLUMN = [operator.itemgetter(i) for i in range(10)]
+_SINGLE_MINUTE = (0, 1, 7, 9)
+_SINGLE_MINUTE_WIDTH = 5
+
+
+def _params(
+    tag_ids: Sequence[int], minutes: Sequence[Sequence[Any]], start: int, end: int
+) -> list[tuple[Any, ...]]:
+    """The roll-up upsert's parameters of minutes[start:end]."""
+    return [(tag_id, *m) for tag_id, m in zip(tag_ids[start:end], minutes[start:end], strict=True)]
 
 
 def _merge_minutes(new: Any) -> dict[str, Any]:

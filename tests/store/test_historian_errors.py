@@ -15,7 +15,7 @@ from sqlalchemy import event, text
 
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import Database, StoreError, open_database
-from hmi.store.historian_retention import count_rows, read_samples
+from hmi.store.historian_retention import count_rows, read_minutes, read_samples
 from hmi.store.historian_writer import HistorianWriter
 from tests.store.test_historian_fixtures import BACKENDS, fresh_database
 
@@ -83,6 +83,29 @@ def test_a_locked_database_delays_history_and_loses_none(sqlite_db: Database) ->
     assert writer.status.healthy
     assert writer.status.last_error == ""
     assert [r.value for r in read_samples(sqlite_db, "x")] == [float(i) for i in range(35)]
+
+
+def test_failed_retries_do_not_multiply_the_pending_rollups(sqlite_db: Database) -> None:
+    """During an outage a tag's samples of one minute fold into one pending roll-up,
+    however many flushes fail; once written, it counts every sample."""
+    writer = HistorianWriter(sqlite_db, busy_timeout_ms=100)
+    assert writer.write(ramp("x", 1) + ramp("y", 1))
+    other = sqlite3.connect(sqlite_db.location, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        for first in range(1, 40, 10):  # four failed flushes within one minute
+            assert not writer.write(ramp("x", 10, first) + ramp("y", 10, first))
+            assert writer.status.pending_minutes == 2
+        assert not writer.write(ramp("x", 30, 41))  # into the next minute (T0 + 60)
+        assert writer.status.pending_minutes == 3
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert writer.flush()
+    assert writer.status.pending_minutes == 0
+    x, y = read_minutes(sqlite_db, "x"), read_minutes(sqlite_db, "y")
+    assert [(m.count, m.min, m.max) for m in x] == [(60, 0.0, 59.0), (11, 60.0, 70.0)]
+    assert [(m.count, m.first, m.last) for m in y] == [(41, 0.0, 40.0)]
 
 
 def test_a_read_only_database_is_reported_and_caught_up_later(db: Database) -> None:

@@ -230,6 +230,31 @@ def test_plain_and_mixed_statements_keep_quality_text_detail_and_order(db: Datab
     assert (plain.value, plain.text, plain.quality, plain.detail) == (300.0, None, GOOD, None)
 
 
+def test_rollups_of_one_sample_and_of_several_merge_alike_in_order(db: Database) -> None:
+    """On SQLite a statement of roll-ups of one numeric sample each (the plant: a tag's
+    one sample a batch) binds fewer parameters than one holding any other: both kinds and
+    the remainder in one batch, merged with either kind by the next batch."""
+    names = [f"t{i:03d}" for i in range(250)]
+    first = [good(name, float(i), T0 + 1) for i, name in enumerate(names)]
+    first += [good(names[i], float(-i), T0 + 3) for i in range(120, 130)]  # 100-199: mixed
+    first[205] = Sample.bad(names[205], "comm", T0 + 1)  # the remainder: no number
+    second = [good(name, 1000.0 + i, T0 + 2) for i, name in enumerate(names)]
+    writer = HistorianWriter(db)
+    assert writer.write(first)
+    assert writer.write(second)
+    for i, name in enumerate(names):
+        (minute,) = read_minutes(db, name)
+        got = (minute.min, minute.max, minute.count, minute.first, minute.last, minute.quality)
+        if i == 205:
+            assert got == (1205.0, 1205.0, 1, 1205.0, 1205.0, BAD)
+        elif 120 <= i < 130:
+            assert got == (-i, 1000.0 + i, 3, i, -i, GOOD), name
+            assert minute.sum == pytest.approx(1000.0 + i)
+        else:
+            assert got == (i, 1000.0 + i, 2, i, 1000.0 + i, GOOD), name
+            assert minute.sum == pytest.approx(1000.0 + 2 * i)
+
+
 def test_large_batches_are_split_into_transactions(db: Database) -> None:
     writer = HistorianWriter(db, transaction_rows=1000)
     samples = [good(f"tag{i % 50}", float(i), T0 + i // 50) for i in range(12_000)]
