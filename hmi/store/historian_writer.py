@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 
+from hmi.core.deadband import moved
 from hmi.core.history import BAD, GOOD, UNCERTAIN
 from hmi.core.samples import Quality, Sample
 from hmi.store.database import BUSY_TIMEOUT_MS, Database, StoreError
@@ -95,7 +96,7 @@ class ExceptionFilter:
         if heartbeat < 0:
             raise ValueError(f"heartbeat must be 0 or more seconds, not {heartbeat}")
         self.heartbeat = heartbeat
-        self._deadbands = dict(deadbands or {})
+        self._deadbands = {tag: band for tag, band in (deadbands or {}).items() if band > 0}
         # per tag: the last stored row, and the last received row not stored (held back).
         # Two dicts of tuples, not an object per tag: tuples of numbers and text leave the
         # garbage collector's lists, so its full collections do not walk 55,000 of them
@@ -109,6 +110,7 @@ class ExceptionFilter:
         stored_of, held_of = self._stored, self._held
         deadbands = self._deadbands
         heartbeat = self.heartbeat
+        past_deadband = moved
         for row in rows:
             tag, t, value, text, code, _detail = row
             stored = stored_of.get(tag)
@@ -122,9 +124,12 @@ class ExceptionFilter:
                 changed = text != stored[3]
             elif value is None or stored[2] is None:
                 changed = value is not stored[2]
-            else:  # hmi.core.deadband.moved inlined (its call was a fifth of this loop);
-                # test_the_historian_and_the_devices_share_one_deadband_boundary pins it
-                changed = abs(value - stored[2]) > deadbands.get(tag, 0.0)
+            else:
+                # hmi.core.deadband.moved, called only for tags with a deadband: for the
+                # others it is "any change", and its call was a fifth of this loop
+                band = deadbands.get(tag)
+                changed = value != stored[2] if band is None else past_deadband(
+                    stored[2], value, band)
             if changed:
                 if held_of:
                     held = held_of.pop(tag, None)
