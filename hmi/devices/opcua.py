@@ -80,6 +80,7 @@ class OpcUaWorker:
         self._lost: asyncio.Event | None = None
         self._lost_reason = ""
         self._node_ids: dict[str, ua.NodeId] = {}  # tag name -> resolved node, per session
+        self._reread: set[str] = set()  # stale subscribed tags to read once
         self._items: dict[int, MonitoredItemPlan] = {}
         self._variants: dict[ua.NodeId, ua.VariantType] = {}
         self._polled = DeadbandFilter({tag.name: tag.deadband for tag in self.tags})
@@ -152,10 +153,11 @@ class OpcUaWorker:
 
     def note_stale(self, samples: Sequence[Sample]) -> None:
         """Stale copies went out for these tags: a polled tag's next read passes the
-        deadband filter. (A subscribed one comes back with its next change: the server
-        applies the deadband and keep-alives carry no values.)"""
+        deadband filter; a subscribed one is read once while the subscription lives (its
+        keep-alives carry no values, and an unchanged value is never sent again)."""
         for sample in samples:
             self._polled.note(sample)
+            self._reread.add(sample.tag)
 
     def diagnostics(self) -> DeviceDiagnostics:
         status = self.status
@@ -285,6 +287,16 @@ class OpcUaWorker:
                 await client.check_connection()
             except ConnectionError as exc:
                 raise CommError(f"connection lost ({exc})") from exc
+            if self._reread:
+                await self._read_stale(client)
+
+    async def _read_stale(self, client: Client) -> None:
+        """Read the subscribed tags that went stale once, so their current value (GOOD
+        again, or BAD with the reason) replaces the UNCERTAIN copy."""
+        names, self._reread = self._reread, set()
+        nodes = {tag: self._node_ids[tag.name] for tag in self.tags
+                 if tag.name in names and tag.name in self._node_ids}
+        self._sink.put(await self._read(client, nodes))
 
     async def _handle_comm_loss(self, reason: str) -> None:
         await self._disconnect()

@@ -192,3 +192,39 @@ def test_status_codes_become_quality_and_timestamps_come_from_the_server(
         assert task.done()
 
     asyncio.run(scenario())
+
+
+def test_a_stale_subscribed_value_is_read_again_while_the_subscription_lives() -> None:
+    """A set-point that never changes is sent once by the server; once the supervisor
+    marked it stale (the device was silent a while), the worker reads it once, so it comes
+    back GOOD without waiting for a change that may never come."""
+    setpoint = _tag("Setpoint", "Capper.TorqueSetpoint")
+
+    async def scenario() -> None:
+        server = OpcUaPlantServer(FillingLine())
+        await server.start()
+        bus = TappedBus()
+        seen = _recorder(bus)
+        worker = OpcUaWorker(_device(server.endpoint), (setpoint,), bus)
+        task = asyncio.create_task(worker.run())
+        try:
+            await wait_for(lambda: all_quality(bus, (setpoint,), Quality.GOOD), 5.0)
+            await asyncio.sleep(3 * POLL)
+            assert len(seen["Setpoint"]) == 1, "unchanged: the server sends it once"
+            first = seen["Setpoint"][0]
+            stale = dataclasses.replace(first, quality=Quality.UNCERTAIN,
+                                        detail="stale: no update for 5 s")
+            bus.put([stale])  # what the supervisor sends, then tells the worker
+            worker.note_stale([stale])
+            await wait_for(lambda: all_quality(bus, (setpoint,), Quality.GOOD), 5.0,
+                           "GOOD again from a read")
+            latest = bus.latest("Setpoint")
+            assert latest is not None
+            assert latest.value == first.value
+            assert latest.receive_time > first.receive_time
+        finally:
+            await worker.stop()
+            await server.stop()
+        assert task.done()
+
+    asyncio.run(scenario())
