@@ -205,6 +205,21 @@ class Site:
     historian: HistorianSettings = HistorianSettings()
     security: SecuritySettings = field(default_factory=SecuritySettings)
     source: str = field(default="", compare=False)
+    # lookups by name, built once: the device loop asks per sample at 55,000 tags
+    _tag_index: dict[str, Tag] = field(init=False, repr=False, compare=False)
+    _tags_by_device: dict[str, tuple[Tag, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grouped: dict[str, list[Tag]] = {}
+        for tag in self.tags:
+            grouped.setdefault(tag.device, []).append(tag)
+        # the first of a duplicated name wins, as the linear search it replaces did
+        index: dict[str, Tag] = {}
+        for tag in self.tags:
+            index.setdefault(tag.name, tag)
+        object.__setattr__(self, "_tag_index", index)
+        object.__setattr__(self, "_tags_by_device",
+                           {device: tuple(tags) for device, tags in grouped.items()})
 
     def device(self, name: str) -> Device:
         for device in self.devices:
@@ -213,10 +228,7 @@ class Site:
         raise KeyError(name)
 
     def tags_of(self, device: str) -> tuple[Tag, ...]:
-        return tuple(t for t in self.tags if t.device == device)
+        return self._tags_by_device.get(device, ())
 
     def tag(self, name: str) -> Tag:
-        for tag in self.tags:
-            if tag.name == name:
-                return tag
-        raise KeyError(name)
+        return self._tag_index[name]
