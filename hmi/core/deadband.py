@@ -65,19 +65,8 @@ class DeadbandFilter:
         return cls(dict(tags))
 
     def passes(self, sample: Sample) -> bool:
-        last = self._last.get(sample.tag)
-        if last is None or last.quality is not sample.quality or self._changed(last, sample):
-            self._last[sample.tag] = sample
-            return True
-        return False
-
-    def _changed(self, last: Sample, new: Sample) -> bool:
-        if not new.quality.is_good:
-            return last.detail != new.detail
-        deadband = self._deadband.get(new.tag)
-        if deadband is None:
-            return True
-        return value_moved(last.value, new.value, deadband)
+        """Does this one sample pass (and count as the last one published if so)?"""
+        return bool(self.select((sample,)))
 
     def note(self, sample: Sample) -> None:
         """Remember a sample published around the filter (e.g. BAD on link loss)."""
@@ -88,8 +77,8 @@ class DeadbandFilter:
         self._last.clear()
 
     def select(self, samples: Sequence[Sample]) -> list[Sample]:
-        """The samples that pass, in order (``passes`` inlined: 55,000 tags a second go
-        through here on the device loop)."""
+        """The samples that pass, in order (one loop, no call per sample: 55,000 tags a
+        second go through here on the device loop)."""
         out: list[Sample] = []
         last_of, deadbands = self._last, self._deadband
         good = Quality.GOOD

@@ -87,7 +87,6 @@ class TagFeed(QObject):
         self._pending: list[Sample] = []
         self._counts: dict[str, int] = {}
         self._trim_at = 4 * backlog  # trim the list when it grows past this
-        self._unsubscribed_pending = False  # a dropped tag still has samples waiting
         self.coalesced = 0  # samples dropped from a full backlog before a tick took them
         self.ticks = 0  # ticks that delivered something
         self._closed = False
@@ -193,14 +192,12 @@ class TagFeed(QObject):
                 dropped = True
                 if self._current is not None:  # the bus keeps its latest, not the feed
                     self._latest.pop(tag, None)
-                if self._counts.pop(tag, None) is not None:
-                    self._unsubscribed_pending = True
+                self._counts.pop(tag, None)
         if dropped:
             # what was on its way for a tag nobody watches goes now: a view subscribing
             # to it again starts from the bus's latest, and must never get older after it
             fed = self._subscribers
             self._pending = [s for s in self._pending if s.tag in fed]
-            self._unsubscribed_pending = False
             if self._queue is not None:
                 self._queue.watch(fed.keys())
 
@@ -220,15 +217,12 @@ class TagFeed(QObject):
         self.coalesced += sum(self._counts.values()) - len(kept)
         kept.reverse()
         self._pending, self._counts = kept, counts
-        self._unsubscribed_pending = False
 
     def _on_tick(self) -> None:
         if not self._pending:
             return
-        if self._unsubscribed_pending or max(self._counts.values()) > self._limit:
-            self._trim()
-            if not self._pending:  # it was all for tags nobody watches any more
-                return
+        if max(self._counts.values()) > self._limit:
+            self._trim()  # every pending sample is a watched tag's: some are left
         samples, counts = self._pending, self._counts
         self._pending, self._counts = [], {}
         self._trim_at = max(2 * len(samples), 4 * self._limit)
