@@ -149,6 +149,9 @@ class SampleQueue:
         self._ready.set()
 
 
+DELIVERY_CHUNK = 5_000  # samples delivered in one callback of the bus's loop (~2 ms)
+
+
 class TagBus:
     """The sample hub of one loop: thread-safe ``put``, latest values, consumer queues.
 
@@ -188,7 +191,7 @@ class TagBus:
         loop = self._loop
         if loop is None or self._on_home_thread(loop):
             if self._pending:
-                self._deliver_pending()
+                self._deliver_pending(limit=None)  # all of it first: order is kept
             self._deliver(samples)
             return
         with self._lock:
@@ -205,7 +208,7 @@ class TagBus:
 
     def flush(self) -> None:
         """Deliver what other threads handed over, now (on the bus's own thread)."""
-        self._deliver_pending()
+        self._deliver_pending(limit=None)
 
     def _on_home_thread(self, loop: asyncio.AbstractEventLoop) -> bool:
         if self._thread is None:
@@ -214,11 +217,26 @@ class TagBus:
             self._thread = threading.get_ident()
         return threading.get_ident() == self._thread
 
-    def _deliver_pending(self) -> None:
+    def _deliver_pending(self, limit: int | None = DELIVERY_CHUNK) -> bool:
+        """Deliver what is pending, at most ``limit`` samples in one go: the rest in a
+        callback of its own, so a burst from many devices at once (50,000 samples)
+        does not hold the loop in one piece. True if some are left."""
         with self._lock:
-            batch, self._pending, self._scheduled = self._pending, [], False
+            batch = self._pending
+            if limit is not None and len(batch) > limit:
+                batch, self._pending = batch[:limit], batch[limit:]
+                more = True
+            else:
+                self._pending, self._scheduled, more = [], False, False
         if batch:
             self._deliver(batch)
+        if more and limit is not None and self._loop is not None:
+            try:
+                self._loop.call_soon(self._deliver_pending)
+            except RuntimeError:  # closed meanwhile: the next put says so, flush delivers
+                with self._lock:
+                    self._scheduled = False
+        return more
 
     def _deliver(self, samples: Sequence[Sample]) -> None:
         known = self._known

@@ -115,7 +115,14 @@ def column_quality(
     """Worst quality per column; a column with no sample keeps the previous column's
     quality (a sample's quality holds until the next sample). ``before`` is the quality
     in force at t0 (the last sample before it), NO_DATA if unknown."""
-    edges = column_edges(t0, t1, columns)
+    return column_quality_at(times, quality, column_edges(t0, t1, columns), before)
+
+
+def column_quality_at(times: FloatArray, quality: QualityArray, edges: FloatArray,
+                      before: int = NO_DATA) -> QualityArray:
+    """column_quality for the columns between ``edges`` (a run of column_edges: a run of
+    the same columns gives the same answer whichever run of them is asked)."""
+    columns = len(edges) - 1
     starts, ends = _column_bounds(times, edges)
     full = ends > starts
     worst = np.full(columns, NO_DATA, dtype=np.int8)

@@ -9,7 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from hmi.core.decimate import NO_DATA, column_edges, column_quality, decimate
+from hmi.core.decimate import (
+    NO_DATA,
+    column_edges,
+    column_quality,
+    column_quality_at,
+    decimate,
+)
 from hmi.core.history import BAD, GOOD, UNCERTAIN, Buckets
 from hmi.core.ring import TrendRing
 from hmi.core.samples import Quality, Sample
@@ -110,6 +116,72 @@ def _levels(times: FloatArray, quality: QualityArray, t0: float, t1: float, colu
     return levels
 
 
+def _sparse_limit(envelope: bool, columns: int) -> float:
+    """Up to this many points are drawn as they are, not decimated."""
+    return (SPARSE_ENVELOPES if envelope else SPARSE_POINTS) * columns
+
+
+@dataclass(frozen=True, slots=True)
+class _Drawn:
+    """A sparse draw of [t0, t1]: the window's points, the curve and the column levels
+    made from them, kept to be extended by newer samples."""
+
+    t0: float
+    t1: float
+    columns: int
+    history: Buckets | None
+    times: FloatArray
+    lows: FloatArray
+    highs: FloatArray
+    quality: QualityArray
+    envelope: bool
+    curve_t: FloatArray
+    curve_v: FloatArray
+    levels: QualityArray
+    edges: FloatArray  # the columns' edges, column_edges(t0, t1, columns)
+
+    def holds(self, t0: float, t1: float, columns: int, history: Buckets | None,
+              dropped: float) -> bool:
+        """The same range and history, and no point of it dropped by the ring since."""
+        return (t0 == self.t0 and t1 == self.t1 and columns == self.columns
+                and history is self.history and dropped < self.times[0])
+
+    def extend(self, cut: float, fresh: tuple[FloatArray, FloatArray, FloatArray,
+                                              QualityArray]) -> _Drawn | None:
+        """This draw with the points from ``cut`` on replaced by the ``fresh`` window
+        from ``cut`` (the points before it kept); None where a draw from scratch
+        would differ in kind (it would decimate, or become an envelope)."""
+        keep = int(np.searchsorted(self.times, cut, side="left"))
+        new = fresh[0] >= cut  # the window's neighbour before the cut is kept already
+        f_times, f_lows, f_highs = fresh[0][new], fresh[1][new], fresh[2][new]
+        f_quality = fresh[3][new]
+        envelope = self.envelope or not np.array_equal(f_lows, f_highs, equal_nan=True)
+        count = keep + len(f_times)
+        if keep == 0 or envelope != self.envelope or count > _sparse_limit(envelope,
+                                                                            self.columns):
+            return None
+        times: FloatArray = np.concatenate((self.times[:keep], f_times))
+        lows: FloatArray = np.concatenate((self.lows[:keep], f_lows))
+        highs: FloatArray = np.concatenate((self.highs[:keep], f_highs))
+        quality = np.concatenate((self.quality[:keep], f_quality)).astype(np.int8)
+        per_point = 2 if envelope else 1
+        more_t, more_v = (_interleave(f_times, f_lows, f_highs) if envelope
+                          else (f_times, f_lows))
+        curve_t: FloatArray = np.concatenate((self.curve_t[:per_point * keep], more_t))
+        curve_v: FloatArray = np.concatenate((self.curve_v[:per_point * keep], more_v))
+        levels = self.levels
+        if cut <= self.t1:  # the columns from the cut's on are looked at again
+            edges = self.edges
+            column = min(max(int(np.searchsorted(edges, cut, side="right")) - 1, 0),
+                         self.columns - 1)
+            start = int(np.searchsorted(times, edges[column], side="left"))
+            before = int(quality[start - 1]) if start else NO_DATA
+            levels = np.concatenate((self.levels[:column], column_quality_at(
+                times[start:], quality[start:], edges[column:], before)))
+        return _Drawn(self.t0, self.t1, self.columns, self.history, times, lows, highs,
+                      quality, envelope, curve_t, curve_v, levels, self.edges)
+
+
 class PenSeries:
     """One tag's live ring and history fill; history covers [start, end), the ring the
     rest, so live data joins where the history ends."""
@@ -119,6 +191,7 @@ class PenSeries:
         self.history: Buckets | None = None
         self.latest: Sample | None = None
         self.columns = ColumnCache()
+        self._drawn: _Drawn | None = None  # what _draw_points drew last, to extend
 
     def add(self, sample: Sample) -> None:
         if sample == self.latest:  # given again (a feed hands the latest on subscribing)
@@ -130,6 +203,7 @@ class PenSeries:
     def set_history(self, buckets: Buckets | None) -> None:
         self.history = buckets
         self.columns.reset()
+        self._drawn = None
 
     def _ring_slice(self, a: float, b: float, before: bool = True, after: bool = True,
                     ) -> tuple[FloatArray, FloatArray, FloatArray, QualityArray] | None:
@@ -198,8 +272,9 @@ class PenSeries:
         if self.history is None or dropped >= self.history.end:  # the ring was drawn there
             self.columns.invalidate_to(dropped)
         if self.count(t0, t1) > CACHED_ABOVE * columns:
+            self._drawn = None
             return self._draw_columns(t0, t1, columns)
-        return self._draw_points(t0, t1, columns)
+        return self._draw_points(t0, t1, columns, appended, dropped)
 
     def _draw_columns(self, t0: float, t1: float, columns: int) -> tuple[
             FloatArray, FloatArray, QualityArray]:
@@ -239,26 +314,48 @@ class PenSeries:
             last = max(last, float(history.times[-1]))
         return last
 
-    def _draw_points(self, t0: float, t1: float, columns: int) -> tuple[
-            FloatArray, FloatArray, QualityArray]:
+    def _draw_points(self, t0: float, t1: float, columns: int, appended: float = -math.inf,
+                     dropped: float = -math.inf) -> tuple[FloatArray, FloatArray, QualityArray]:
+        """Sparse data drawn as it is (decimated past SPARSE_POINTS a column). Drawn again
+        for the same range with only newer samples appended (a live view between two
+        pixel moves: a 24 h window moves once in 45 s, new data comes every second),
+        what it drew up to the new samples is kept and only their columns are looked at
+        again (``_Drawn.extend``: the same arrays a draw from scratch makes)."""
+        drawn = self._drawn
+        if drawn is not None and drawn.holds(t0, t1, columns, self.history, dropped):
+            if appended == math.inf:
+                return drawn.curve_t, drawn.curve_v, drawn.levels
+            history_end = self.history.end if self.history is not None else -math.inf
+            if appended >= history_end:
+                # (from just before t1 when the new samples are past it: the first of them
+                # is the neighbour that takes the line to the plot's right edge)
+                start = min(appended, float(np.nextafter(t1, -math.inf)))
+                extended = drawn.extend(appended, self.window(start, t1))
+                if extended is not None:
+                    self._drawn = extended
+                    return extended.curve_t, extended.curve_v, extended.levels
+        self._drawn = None
         times, lows, highs, quality = self.window(t0, t1)
         if not len(times):
             return times, lows, np.full(columns, NO_DATA, dtype=np.int8)
         head = times[:1] < t0
         envelope = not np.array_equal(lows, highs, equal_nan=True)
-        if len(times) <= (SPARSE_ENVELOPES if envelope else SPARSE_POINTS) * columns:
-            # about a point (or a bucket) per column: nothing to decimate, draw them all
-            curve_t, curve_v = (_interleave(times, lows, highs) if envelope
-                                else (times, lows))
-        else:
+        inside = int(head[0])  # window() keeps at most one point before t0
+        before = int(quality[0]) if inside else NO_DATA
+        if len(times) > _sparse_limit(envelope, columns):
             inner_t, inner_v = decimate(times, lows, t0, t1, columns, highs)
             tail = times[-1:] > t1
             curve_t = np.concatenate((times[:1][head], inner_t, times[-1:][tail]))
             curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
-        inside = int(head[0])  # window() keeps at most one point before t0
-        before = int(quality[0]) if inside else NO_DATA
-        return curve_t, curve_v, _levels(times[inside:], quality[inside:], t0, t1, columns,
-                                         before)
+            return curve_t, curve_v, _levels(times[inside:], quality[inside:], t0, t1,
+                                             columns, before)
+        # about a point (or a bucket) per column: nothing to decimate, draw them all
+        curve_t, curve_v = (_interleave(times, lows, highs) if envelope else (times, lows))
+        levels = _levels(times[inside:], quality[inside:], t0, t1, columns, before)
+        self._drawn = _Drawn(t0, t1, columns, self.history, times, lows, highs, quality,
+                             envelope, curve_t, curve_v, levels,
+                             column_edges(t0, t1, columns))
+        return curve_t, curve_v, levels
 
     def curve(self, t0: float, t1: float, columns: int) -> tuple[FloatArray, FloatArray]:
         times, values, _ = self.draw(t0, t1, columns)

@@ -80,6 +80,56 @@ def test_samples_put_from_other_threads_arrive_in_order_on_the_bus_loop() -> Non
     asyncio.run(scenario())
 
 
+def test_a_burst_from_another_thread_is_delivered_in_chunks_in_order() -> None:
+    """50 devices answering at once hand over 50,000 samples: the loop delivers them
+    DELIVERY_CHUNK at a time, other callbacks running in between, in order; a sample
+    put on the loop's own thread meanwhile comes after all of them; flush delivers all."""
+    from hmi.core.bus import DELIVERY_CHUNK
+
+    async def scenario() -> None:
+        bus = TagBus()
+        queue = bus.subscribe("test", maxsize=100_000)
+        sizes: list[int] = []
+        turns: list[int] = []
+        original = bus._deliver
+
+        def deliver(samples: list[Sample]) -> None:
+            sizes.append(len(samples))
+            original(samples)
+
+        bus._deliver = deliver  # type: ignore[method-assign]
+        loop = asyncio.get_running_loop()
+
+        def ticker() -> None:  # another callback of the loop, e.g. the screen's
+            turns.append(len(sizes))
+            if len(turns) < 500:
+                loop.call_soon(ticker)
+
+        burst = [_s("a", i) for i in range(3 * DELIVERY_CHUNK + 7)]
+        loop.call_soon(ticker)
+        await asyncio.to_thread(bus.put, burst)
+        for _ in range(100):  # loop turns, each a chance for the next chunk
+            if sum(sizes) >= len(burst):
+                break
+            await asyncio.sleep(0)
+        assert sizes == [DELIVERY_CHUNK] * 3 + [7]
+        assert sorted(set(turns) & {1, 2, 3}) == [1, 2, 3]  # the loop ran between chunks
+        assert [s.value for s in await queue.get()] == list(range(len(burst)))
+
+        sizes.clear()
+        await asyncio.to_thread(bus.put, burst)
+        bus.put([_s("a", -1)])  # on the loop's thread: after what was handed over before
+        assert sizes[-1] == 1  # the rest first, then it
+        assert sum(sizes) == len(burst) + 1
+        assert [s.value for s in await queue.get()] == [*range(len(burst)), -1]
+        await asyncio.to_thread(bus.put, burst)
+        bus.flush()
+        assert sum(sizes) == 2 * len(burst) + 1
+        assert len(queue) == len(burst)
+
+    asyncio.run(scenario())
+
+
 def test_overflow_drop_oldest_counts_dropped_and_their_span_per_tag() -> None:
     async def scenario() -> None:
         bus = TagBus()

@@ -176,3 +176,63 @@ def test_the_short_way_for_all_good_columns_gives_what_column_quality_gives():
         for before in (NO_DATA, GOOD, BAD):
             assert np.array_equal(_levels(times, quality, t0, t1, columns, before),
                                   column_quality(times, quality, t0, t1, columns, before))
+
+
+def _copy_of(series: PenSeries) -> PenSeries:
+    """The same samples and history in a pen that has drawn nothing yet."""
+    copy = PenSeries(series.ring.values.capacity)
+    copy.set_history(series.history)
+    times, values, quality = series.ring.view()
+    for t, v, q in zip(times, values, quality, strict=True):
+        copy.ring.append(float(t), float(v), int(q))
+    return copy
+
+
+def test_a_live_view_between_moves_extends_its_draw_and_equals_a_draw_from_scratch():
+    """A 24 h window moves once in 45 s while new samples come every second: the draw
+    keeps what it had and looks again only at the new samples' columns; at every frame,
+    with history envelopes or without, BAD and UNCERTAIN samples arriving, a point
+    before the window and samples on the columns' edges, it is what a fresh draw is."""
+    rng = np.random.default_rng(5)
+    for case in range(40):
+        with_history = case % 2 == 0
+        columns = int(rng.integers(20, 400))
+        width = float(rng.choice([1.0, 2.5, 45.0]))
+        t0 = T0 - columns * width
+        t1 = T0 + 5 * width  # now is inside the window; samples reach it frame by frame
+        series = PenSeries(100_000)
+        if with_history:
+            count = int(rng.integers(5, columns))
+            times = np.sort(rng.uniform(t0 - 3 * width, T0 - width, count))
+            mins = rng.normal(0, 1, count)
+            quality = rng.choice([GOOD, GOOD, GOOD, BAD], count).astype(np.int8)
+            series.set_history(Buckets("P", t0 - 3 * width, T0, times, mins, mins + 1.0,
+                                       quality, Resolution.MINUTE))
+        else:
+            for t in np.sort(rng.uniform(t0 - 2 * width, T0, int(rng.integers(1, columns)))):
+                series.add(Sample("P", float(rng.normal()), Quality.GOOD, float(t), float(t)))
+        now = T0
+        for _frame in range(12):
+            for _ in range(int(rng.integers(0, 4))):
+                now += float(rng.choice([width, width / 3, 0.0])) or width  # on edges too
+                kind = rng.random()
+                quality_now = (Quality.BAD if kind < 0.15 else
+                               Quality.UNCERTAIN if kind < 0.3 else Quality.GOOD)
+                value = None if quality_now is Quality.BAD else float(rng.normal())
+                series.add(Sample("P", value, quality_now, now, now))
+            drawn = series.draw(t0, t1, columns)
+            assert same(drawn, _copy_of(series).draw(t0, t1, columns)), (case, _frame)
+    assert series._drawn is not None  # the last case was drawn by extending
+
+
+def test_an_extended_draw_starts_again_when_the_range_or_the_history_changes():
+    times, values = walk(600)
+    series = filled(times, values)
+    t0, t1 = T0 - 100.0, T0 + 700.0
+    first = series.draw(t0, t1, 600)
+    series.add(Sample("P", 1.0, Quality.GOOD, T0 + 600, T0 + 600))
+    assert len(series.draw(t0, t1, 600)[0]) == len(first[0]) + 1
+    moved = series.draw(t0 + 1, t1 + 1, 600)  # a pixel on: from scratch
+    assert same(moved, _copy_of(series).draw(t0 + 1, t1 + 1, 600))
+    series.set_history(None)
+    assert series._drawn is None
