@@ -9,13 +9,16 @@ once a second (55,000 tags by default). This process runs the app's own Runtime 
 thread, TagBus, consumer runner with the historian on a real SQLite file, production
 recorder) and the main window from hmi.app.build_main_window, offscreen at 1920x1080.
 
-Three phases on the same window and load:
+Four phases on the same window and load:
 - ours: the device workers on their own loop and thread (hmi.devices.host);
 - one loop (the baseline): the same workers on the GUI's loop, as before issue 9;
 - devices out of this process (emulated): no device work here, a thread puts the same
   samples at the same rate; what the GUI process would carry if the devices ran in a
   process of their own (the historian and the window stay). The "device thread" column
-  is then the feeder's, and the latency is not measured (the values are not the PLC's).
+  is then the feeder's, and the latency is not measured (the values are not the PLC's);
+- data path in its own process (a measurement for the design, not product code:
+  tests/bench/split_data_path.py): the device workers and the historian in a child
+  process, this one the window, fed only the tags it watches.
 
 Printed per phase: CPU share of each thread (GUI, device loop, the rest), the GUI loop's
 stall (a 5 ms call_at probe scheduled on absolute deadlines: lateness p50/p99/max, with
@@ -40,6 +43,7 @@ from typing import Any
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from hmi.core.bus import OverflowPolicy, SampleQueue
 from hmi.core.samples import Quality, Sample
 from hmi.core.site import Tag
 from tests.bench.bench_plant import Plant, change_time, plant_site
@@ -102,7 +106,9 @@ async def phase(name: str, runtime: Any, watch: LatencyWatch, seconds: float,
     gui = threading.main_thread().native_id
     assert gui is not None
     historian = runtime.historian
-    queue = next(q for q in runtime.bus.queues if q.name == "historian")
+    queue = next((q for q in runtime.bus.queues if q.name == "historian"), None)
+    if queue is None:  # the historian is in another process (the split phase)
+        queue = SampleQueue("historian (elsewhere)", 1, OverflowPolicy.DROP_OLDEST)
     dropped0 = queue.dropped
     queue_max = 0
     probe = StallProbe()
@@ -189,6 +195,43 @@ async def emulated_elsewhere(runtime: Any, site: Any, watch: LatencyWatch,
         thread.join()
 
 
+async def data_path_process(runtime: Any, site: Any, data: Path, watch: LatencyWatch,
+                            args: argparse.Namespace, gc_timing: GcTiming
+                            ) -> dict[str, float]:
+    """The last phase: the devices and the historian in a child process of their own
+    (tests/bench/split_data_path.py); this process gets the watched tags' samples only
+    and stores nothing."""
+    from tests.bench.split_data_path import DataPathProcess
+
+    await runtime.runner.remove("historian")  # it stores in the child now
+    watched = set(watch.tags)
+    for queue in runtime.bus.queues:
+        watched |= set(queue._tags or ())
+    child = DataPathProcess(site, data, watched, runtime.bus, niceness=int(os.environ.get("SPLIT_NICE", "0")))
+    await child.start()
+    try:
+        await asyncio.sleep(args.warmup)
+        child_cpu0, wall0 = process_cpu(child.process.pid), time.monotonic()
+        result = await phase("data path in its own process: devices + historian in a "
+                             "child, this process the window", runtime, watch,
+                             args.seconds, None, gc_timing)
+        child_cpu = (process_cpu(child.process.pid) - child_cpu0) / (
+            time.monotonic() - wall0) * 100
+    finally:
+        await child.stop()
+    print(f"  the child process:      {child_cpu:5.1f} % of a core; {len(watched):,} tags "
+          f"watched here, {child.received:,} samples received; the child's historian "
+          f"stored {child.stored:,}")
+    return result
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) another process has used."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
 async def measure(args: argparse.Namespace) -> None:
     from hmi.app import build_main_window, settle_gc
     from hmi.devices.supervisor import DeviceSupervisor
@@ -232,6 +275,8 @@ async def measure(args: argparse.Namespace) -> None:
             await one_loop.stop()
         with GcTiming() as gc_timing:
             elsewhere = await emulated_elsewhere(runtime, site, watch, args, gc_timing)
+        with GcTiming() as gc_timing:
+            split = await data_path_process(runtime, site, data, watch, args, gc_timing)
         unwatch()
         print("ratios one-loop / ours: GUI thread CPU "
               f"{base['gui_cpu'] / max(ours['gui_cpu'], 0.1):.1f}x, stall p99 "
@@ -240,6 +285,9 @@ async def measure(args: argparse.Namespace) -> None:
         print("devices out of this process (emulated) / ours: stall p99 "
               f"{elsewhere['p99'] / max(ours['p99'], 0.01):.2f}x, max "
               f"{elsewhere['max'] / max(ours['max'], 0.01):.2f}x")
+        print("data path in its own process / ours: stall p99 "
+              f"{split['p99'] / max(ours['p99'], 0.01):.2f}x, max "
+              f"{split['max'] / max(ours['max'], 0.01):.2f}x")
     finally:
         if window is not None:
             window.close()
