@@ -239,9 +239,12 @@ class PenSeries:
         if len(found) == 1:
             return found[0]
         times, lows, highs, quality = (np.concatenate(c) for c in zip(*found, strict=True))
+        quality = quality.astype(np.int8, copy=False)
+        if not (times[1:] < times[:-1]).any():  # the usual case: the parts follow on
+            return times, lows, highs, quality
         # the neighbours taken at a join can overlap the other source: keep time order
         order = np.argsort(times, kind="stable")
-        return times[order], lows[order], highs[order], quality[order].astype(np.int8)
+        return times[order], lows[order], highs[order], quality[order]
 
     def count(self, t0: float, t1: float) -> int:
         """About how many points (samples or buckets) [t0, t1] holds."""

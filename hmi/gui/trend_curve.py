@@ -80,10 +80,15 @@ def _kept_body(x: FloatArray, y: FloatArray, previous: CurveData | None) -> int:
     k = end - skipped
     if skipped > TAIL_MAX or k < 2 or k >= n or n - k > TAIL_MAX:
         return 0
-    if not (np.array_equal(x[:k], previous.x[skipped:end])
-            and np.array_equal(y[:k], previous.y[skipped:end], equal_nan=True)):
+    if not (_same(x[:k], previous.x[skipped:end]) and _same(y[:k], previous.y[skipped:end])):
         return 0
     return k
+
+
+def _same(a: FloatArray, b: FloatArray) -> bool:
+    """Equal to the bit (NaN included: a gap made the same way is the same gap); a
+    NaN with other bits only costs the kept body, never a wrong picture."""
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def prepare(x: FloatArray, y: FloatArray, previous: CurveData | None = None) -> CurveData:
