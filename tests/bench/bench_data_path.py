@@ -207,7 +207,8 @@ async def data_path_process(runtime: Any, site: Any, data: Path, watch: LatencyW
     watched = set(watch.tags)
     for queue in runtime.bus.queues:
         watched |= set(queue._tags or ())
-    child = DataPathProcess(site, data, watched, runtime.bus, niceness=int(os.environ.get("SPLIT_NICE", "0")))
+    niceness = int(os.environ.get("SPLIT_NICE", "0"))  # the child's, e.g. 10
+    child = DataPathProcess(site, data, watched, runtime.bus, niceness=niceness)
     await child.start()
     try:
         await asyncio.sleep(args.warmup)
