@@ -1,0 +1,194 @@
+"""Alarm definitions and when their condition holds: pure, from samples and time.
+
+One ``AlarmRule`` per configured alarm (``[[alarms]]`` in the site file, parsed by
+hmi.config.alarms). ``Condition`` follows one rule over the samples of its tag and says
+when the alarm becomes active or clears, applying, in this order:
+
+- the limit test of its kind (HI/HIHI: value > limit; LO/LOLO: value < limit; deviation:
+  |value - set-point| > limit; rate: |change per second| > limit; discrete: the value
+  is one of ``states``; bad quality: the sample is BAD);
+- the deadband, on the way back only (an analog alarm active at HI clears when the value
+  is at or below limit - deadband: no chattering around the limit);
+- the on-delay (the condition must hold that long before the alarm activates) and the
+  off-delay (it must be gone that long before the alarm clears), checked at each sample
+  and at each ``tick`` (a delay ends while the value stands still).
+
+A BAD sample leaves an analog or discrete condition as it was (the value is unknown, the
+bad-quality alarm says so); the state machine is in hmi.core.alarm_states.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+from hmi.core.samples import Quality, Sample, Value
+
+
+class Priority(enum.Enum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    @property
+    def rank(self) -> int:
+        """0 for the most urgent."""
+        return list(Priority).index(self)
+
+
+class AlarmKind(enum.Enum):
+    HIHI = "hihi"
+    HI = "hi"
+    LO = "lo"
+    LOLO = "lolo"
+    DISCRETE = "discrete"
+    DEVIATION = "deviation"
+    RATE = "rate"
+    BAD_QUALITY = "bad_quality"
+
+    @property
+    def analog(self) -> bool:
+        return self in (AlarmKind.HIHI, AlarmKind.HI, AlarmKind.LO, AlarmKind.LOLO,
+                        AlarmKind.DEVIATION, AlarmKind.RATE)
+
+    @property
+    def high_side(self) -> bool:
+        return self in (AlarmKind.HIHI, AlarmKind.HI)
+
+
+@dataclass(frozen=True, slots=True)
+class Guidance:
+    """What the operator needs at the alarm: why, what if nothing is done, what to do."""
+
+    cause: str = ""
+    consequence: str = ""
+    action: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRule:
+    name: str
+    tag: str
+    kind: AlarmKind
+    priority: Priority
+    message: str
+    limit: float | None = None  # HI/LO...: the limit; deviation: the band; rate: per second
+    deadband: float = 0.0
+    on_delay: float = 0.0  # seconds
+    off_delay: float = 0.0
+    states: tuple[Value, ...] = ()  # discrete: the values that are abnormal
+    setpoint_tag: str = ""  # deviation: the set-point it is compared with
+    latching: bool = False
+    area: str = ""
+    equipment: str = ""
+    guidance: Guidance = Guidance()
+    suppress_when: str = ""  # an expression over tags (hmi.config.alarms checks it)
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Every tag the rule reads."""
+        return (self.tag, self.setpoint_tag) if self.setpoint_tag else (self.tag,)
+
+
+class Condition:
+    """One rule's condition over time: ``observe`` each sample of its tags (in time
+    order), ``tick`` now and then; each returns True (became active), False (cleared) or
+    None (no change)."""
+
+    def __init__(self, rule: AlarmRule) -> None:
+        self.rule = rule
+        self.active = False
+        self._raw = False  # the limit test (with deadband) before the delays
+        self._since = -math.inf  # when _raw last changed
+        self._setpoint: float | None = None  # deviation: the set-point's last value
+        self._value: float | None = None  # deviation: the tag's last value
+        self._last: tuple[float, float] | None = None  # rate: (time, value)
+
+    def observe(self, sample: Sample) -> bool | None:
+        rule = self.rule
+        if rule.setpoint_tag and sample.tag == rule.setpoint_tag:
+            self._setpoint = _number(sample) if sample.quality is not Quality.BAD else None
+            return self._settle(self._test_current(), sample.source_time)
+        if sample.tag != rule.tag:
+            return None
+        raw = self._test(sample)
+        return self._settle(raw, sample.source_time)
+
+    def tick(self, now: float) -> bool | None:
+        """Delays that ended while no sample came."""
+        return self._settle(self._raw, now)
+
+    # -- the limit test -------------------------------------------------------------
+
+    def _test(self, sample: Sample) -> bool:
+        rule = self.rule
+        kind = rule.kind
+        if kind is AlarmKind.BAD_QUALITY:
+            return sample.quality is Quality.BAD
+        if sample.quality is Quality.BAD:
+            return self._raw  # unknown: as it was
+        if kind is AlarmKind.DISCRETE:
+            return _is_one_of(sample.value, rule.states)
+        value = _number(sample)
+        if value is None:
+            return self._raw
+        if kind is AlarmKind.RATE:
+            last, self._last = self._last, (sample.source_time, value)
+            if last is None or sample.source_time <= last[0]:
+                return self._raw
+            change = abs(value - last[1]) / (sample.source_time - last[0])
+            return self._beyond(change, high=True)
+        if kind is AlarmKind.DEVIATION:
+            self._value = value
+            return self._test_current()
+        return self._beyond(value, high=kind.high_side)
+
+    def _test_current(self) -> bool:
+        """Deviation: the last value against the last set-point."""
+        value = self._value
+        if value is None or self._setpoint is None:
+            return self._raw
+        return self._beyond(abs(value - self._setpoint), high=True)
+
+    def _beyond(self, value: float, *, high: bool) -> bool:
+        limit = self.rule.limit
+        assert limit is not None  # the config requires one for every analog kind
+        band = self.rule.deadband if self._raw else 0.0  # on the way back only
+        if high:
+            return value > limit - band if self._raw else value > limit
+        return value < limit + band if self._raw else value < limit
+
+    # -- the delays -----------------------------------------------------------------
+
+    def _settle(self, raw: bool, now: float) -> bool | None:
+        if raw != self._raw:
+            self._raw, self._since = raw, now
+        if raw == self.active:
+            return None
+        delay = self.rule.on_delay if raw else self.rule.off_delay
+        if now - self._since >= delay:
+            self.active = raw
+            return raw
+        return None
+
+
+def _number(sample: Sample) -> float | None:
+    value = sample.value
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return float(value) if isinstance(value, bool) else None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _is_one_of(value: Value, states: tuple[Value, ...]) -> bool:
+    """A bit or a state matches: a bool state matches a bool or a 0/1 register value;
+    any other state matches an equal value (a number, a text)."""
+    for state in states:
+        if isinstance(state, bool):
+            if isinstance(value, bool | int) and bool(value) is state:
+                return True
+        elif not isinstance(value, bool) and value == state:
+            return True
+    return False
