@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from hmi.config.alarms import parse_alarm_settings, parse_alarms
 from hmi.config.checker import NAME, Checker, ConfigError, ConfigIssue, declared, sorted_keys
 from hmi.config.devices import parse_devices
 from hmi.config.locate import LineIndex
@@ -28,7 +29,7 @@ _HISTORIAN_KEYS = frozenset({"raw_days", "rollup_days", "heartbeat"})
 _TOP_KEYS = frozenset(
     {
         "site", "scan_classes", "devices", "tags", "production", "mes", "trend", "shifts",
-        "historian", "security",
+        "historian", "security", "alarms", "alarming",
     }
 )
 
@@ -84,6 +85,8 @@ class _Validator(Checker):
         shift_starts = self.shifts(raw)
         historian = self.historian(raw)
         security = parse_security(self, raw)
+        alarms = parse_alarms(self, raw, tags, {d.name for d in devices})
+        alarm_settings = parse_alarm_settings(self, raw)
         if self.issues:
             raise ConfigError(self.issues)
         return Site(
@@ -98,6 +101,8 @@ class _Validator(Checker):
             shift_starts=shift_starts,
             historian=historian,
             security=security,
+            alarms=tuple(alarms),
+            alarm_settings=alarm_settings,
             source=self.file,
         )
 

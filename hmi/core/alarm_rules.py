@@ -84,12 +84,13 @@ class AlarmRule:
     area: str = ""
     equipment: str = ""
     guidance: Guidance = Guidance()
-    suppress_when: str = ""  # an expression over tags (hmi.config.alarms checks it)
+    suppress_when: str = ""  # an expression over tags (hmi.core.alarm_expr)
+    device: str = ""  # a bad_quality alarm on a device's communication (``tag`` empty)
 
     @property
     def tags(self) -> tuple[str, ...]:
-        """Every tag the rule reads."""
-        return (self.tag, self.setpoint_tag) if self.setpoint_tag else (self.tag,)
+        """Every tag the rule reads (its condition's; suppression's are read apart)."""
+        return tuple(t for t in (self.tag, self.setpoint_tag) if t)
 
 
 class Condition:

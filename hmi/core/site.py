@@ -9,6 +9,7 @@ import datetime as dt
 import enum
 from dataclasses import dataclass, field
 
+from hmi.core.alarm_rules import AlarmRule
 from hmi.core.datatypes import ByteOrder, DataType
 from hmi.core.security import SecuritySettings
 
@@ -192,6 +193,14 @@ class HistorianSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AlarmSettings:
+    """``[alarming]``: how long a shelve may last, which priorities need an ack comment."""
+
+    max_shelve_minutes: float = 480.0  # 8 h: a shift
+    ack_comment_required: tuple[str, ...] = ("critical",)  # Priority values
+
+
+@dataclass(frozen=True, slots=True)
 class Site:
     name: str
     devices: tuple[Device, ...]
@@ -204,6 +213,8 @@ class Site:
     shift_starts: tuple[dt.time, ...] = ()  # local start of each shift, in the day's order
     historian: HistorianSettings = HistorianSettings()
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    alarms: tuple[AlarmRule, ...] = ()
+    alarm_settings: AlarmSettings = AlarmSettings()
     source: str = field(default="", compare=False)
     # lookups by name, built once: the device loop asks per sample at 55,000 tags
     _tag_index: dict[str, Tag] = field(init=False, repr=False, compare=False)
