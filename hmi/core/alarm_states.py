@@ -257,3 +257,36 @@ _HANDLERS = {
     AlarmEvent.REMOVE_FROM_SERVICE: _remove,
     AlarmEvent.RETURN_TO_SERVICE: _return,
 }
+
+
+SYSTEM_USER = "system"  # who the engine's own transitions (activate, clear, expiry) are by
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmRecord:
+    """One alarm as stored: its facts, since when it is in its state, and how many times
+    it has become active (an occurrence is raised once, also across a restart)."""
+
+    name: str
+    alarm: Alarm
+    since: float  # when it entered its current state
+    occurrence: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmTransition:
+    """A journal row: what happened to an alarm, when, by whom and why."""
+
+    name: str
+    time: float
+    event: AlarmEvent
+    before: AlarmState
+    after: Alarm
+    occurrence: int
+    user: str = SYSTEM_USER
+    comment: str = ""
+    value: str = ""  # the value that caused it (activate, clear), as text
+
+    @property
+    def state(self) -> AlarmState:
+        return self.after.state
