@@ -117,6 +117,10 @@ class Condition:
         raw = self._test(sample)
         return self._settle(raw, sample.source_time)
 
+    def restore(self, active: bool) -> None:
+        """Start from a known condition (the alarm's stored state after a restart)."""
+        self.active = self._raw = active
+
     def tick(self, now: float) -> bool | None:
         """Delays that ended while no sample came."""
         return self._settle(self._raw, now)

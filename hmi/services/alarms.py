@@ -1,0 +1,251 @@
+"""The alarm engine: a consumer of the data path that raises, clears and journals alarms.
+
+Consumer ``alarms`` of the runner (hmi.core.consumers): its queue carries only the tags
+its rules and their suppression conditions read. Each sample goes to the rules of its
+tag (hmi.core.alarm_rules.Condition: limits, deadband, delays); a change of condition is
+an ACTIVATE or CLEAR event for the ISA-18.2 state machine (hmi.core.alarm_states); a
+suppression condition that begins or ends to hold is SUPPRESS or UNSUPPRESS. A tick
+(``tick`` seconds) ends delays without samples and expires shelves.
+
+Every transition is journalled with the state it leaves (hmi.store.alarms), in batches
+off the loop; a batch the store refuses is kept, in order, and written again at the
+next pass: none is lost. At start the states come back from the store: an alarm active
+before the restart is not raised again for the same occurrence, and a shelve that
+expired meanwhile ends at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from hmi.core.alarm_expr import Expression, parse_expression
+from hmi.core.alarm_rules import AlarmRule, Condition
+from hmi.core.alarm_states import (
+    SYSTEM_USER,
+    Alarm,
+    AlarmEvent,
+    AlarmRecord,
+    AlarmTransition,
+    Step,
+    step,
+)
+from hmi.core.bus import OverflowPolicy, SampleQueue
+from hmi.core.listeners import Listeners
+from hmi.core.samples import Quality, Sample, Value
+from hmi.core.site import AlarmSettings
+from hmi.core.status import ConnectionState, DeviceStatus
+from hmi.store.alarms import AlarmRepository
+from hmi.store.database import StoreError
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1_000_000  # samples: a flood must not make the queue drop a transition
+RETRY_S = 2.0
+
+
+def _device_key(device: str) -> str:
+    return f"@device:{device}"  # not a tag name (tags start with a letter)
+
+
+class AlarmEngine:
+    name = "alarms"
+    overflow = OverflowPolicy.DROP_NEWEST  # never reached at QUEUE_SIZE; order kept if so
+    queue_size = QUEUE_SIZE
+
+    def __init__(self, rules: Sequence[AlarmRule], settings: AlarmSettings,
+                 store: AlarmRepository, *, clock: Callable[[], float] = time.time,
+                 tick: float = 0.5) -> None:
+        self.rules = {rule.name: rule for rule in rules}
+        self.settings = settings
+        self._store = store
+        self._clock = clock
+        self._tick = tick
+        self._conditions: dict[str, list[Condition]] = {}
+        self._suppressions: dict[str, list[tuple[AlarmRule, Expression]]] = {}
+        for rule in rules:
+            watched = replace(rule, tag=_device_key(rule.device)) if rule.device else rule
+            for tag in watched.tags:
+                self._conditions.setdefault(tag, []).append(Condition(watched))
+            if rule.suppress_when:
+                expression = parse_expression(rule.suppress_when)
+                for tag in expression.tags:
+                    self._suppressions.setdefault(tag, []).append((rule, expression))
+        self.tags = frozenset(tag for tag in (*self._conditions, *self._suppressions)
+                              if not tag.startswith("@"))
+        self._values: dict[str, Value] = {}  # the watched tags' last known values
+        self._records: dict[str, AlarmRecord] = {}
+        self._unstored: list[AlarmTransition] = []
+        self._retry_at = -math.inf
+        self._loaded = False
+        self.changes: Listeners[[Sequence[AlarmTransition]]] = Listeners("alarm changes")
+
+    # -- what the screens and services read ------------------------------------------
+
+    def records(self) -> dict[str, AlarmRecord]:
+        return dict(self._records)
+
+    def record(self, name: str) -> AlarmRecord:
+        return self._records[name]
+
+    def unfinished(self) -> int:
+        """Samples: none (each batch is evaluated as it comes; transitions not yet
+        stored are kept and written again, see ``pending``)."""
+        return 0
+
+    @property
+    def pending(self) -> int:
+        """Transitions the store has not taken yet."""
+        return len(self._unstored)
+
+    # -- the consumer ----------------------------------------------------------------
+
+    async def run(self, queue: SampleQueue) -> None:
+        if not self._loaded:
+            await self._load()
+        while True:
+            batch = await queue.get(self._tick)
+            now = self._clock()
+            made: list[AlarmTransition] = []
+            for sample in batch:
+                made += self._observe(sample)
+            made += self._on_tick(now)
+            await self._commit(made)
+            if not batch and queue.closed:
+                await self._commit([], final=True)
+                return
+
+    async def _load(self) -> None:
+        latching = {name: rule.latching for name, rule in self.rules.items()}
+        stored = await asyncio.to_thread(self._store.load, latching)
+        now = self._clock()
+        for name, rule in self.rules.items():
+            self._records[name] = stored.get(name) or AlarmRecord(
+                name, Alarm(latching=rule.latching), now)
+        for conditions in self._conditions.values():
+            for condition in conditions:
+                # active before the restart: not raised twice for one occurrence
+                condition.restore(self._records[condition.rule.name].alarm.active)
+        self._loaded = True
+        await self._commit(self._on_tick(now))  # shelves that expired meanwhile
+
+    def _observe(self, sample: Sample, value: str | None = None) -> list[AlarmTransition]:
+        made: list[AlarmTransition] = []
+        tag = sample.tag
+        for condition in self._conditions.get(tag, ()):
+            change = condition.observe(sample)
+            if change is not None:
+                event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
+                made += self._apply(condition.rule.name, event, sample.source_time,
+                                    value=_text(sample) if value is None else value)
+        if tag in self._suppressions:
+            before = self._values.get(tag)
+            self._values[tag] = sample.value if sample.quality is not Quality.BAD else None
+            if self._values[tag] != before:
+                made += self._suppression(tag, sample.source_time)
+        return made
+
+    def _suppression(self, tag: str, now: float) -> list[AlarmTransition]:
+        made: list[AlarmTransition] = []
+        for rule, expression in self._suppressions[tag]:
+            holds = expression.holds(self._values.get)
+            alarm = self._records[rule.name].alarm
+            if holds != alarm.suppressed:
+                event = AlarmEvent.SUPPRESS if holds else AlarmEvent.UNSUPPRESS
+                made += self._apply(rule.name, event, now, comment=rule.suppress_when)
+        return made
+
+    def _on_tick(self, now: float) -> list[AlarmTransition]:
+        made: list[AlarmTransition] = []
+        for conditions in self._conditions.values():
+            for condition in conditions:
+                change = condition.tick(now)
+                if change is not None:
+                    event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
+                    made += self._apply(condition.rule.name, event, now)
+        for name, record in self._records.items():
+            until = record.alarm.shelved_until
+            if until is not None and until <= now:
+                made += self._apply(name, AlarmEvent.SHELVE_EXPIRED, now)
+        return made
+
+    def on_device_status(self, status: DeviceStatus) -> None:
+        """A device's connection: its bad_quality alarms (on the loop the engine runs
+        on; the transitions are written with the next batch)."""
+        key = _device_key(status.device)
+        if key not in self._conditions:
+            return
+        lost = status.state is ConnectionState.DISCONNECTED
+        sample = Sample(key, None if lost else True, Quality.BAD if lost else Quality.GOOD,
+                        status.since, status.since, status.last_error)
+        said = status.state.value + (f": {status.last_error}" if status.last_error else "")
+        made = self._observe(sample, said)
+        self._unstored += made
+        if made:
+            self.changes.fire(made)
+
+    # -- operator actions (through hmi.services: permission, audit) ----------------------
+
+    def apply(self, name: str, event: AlarmEvent, *, user: str, comment: str = "",
+              until: float | None = None) -> Step:
+        """An operator's event on alarm ``name``; the Step says whether it was refused
+        and why. Its transition is journalled with the next batch."""
+        record = self._records[name]
+        result = step(record.alarm, event, now=self._clock(), until=until,
+                      max_shelve_s=self.settings.max_shelve_minutes * 60)
+        if result.ok:
+            made = self._apply(name, event, self._clock(), user=user, comment=comment,
+                               result=result)
+            self._unstored += made
+            self.changes.fire(made)
+        return result
+
+    def _apply(self, name: str, event: AlarmEvent, now: float, *, user: str = SYSTEM_USER,
+               comment: str = "", value: str = "", result: Step | None = None
+               ) -> list[AlarmTransition]:
+        record = self._records[name]
+        if result is None:
+            result = step(record.alarm, event, now=now)
+        if not result.ok or not result.recorded:
+            return []
+        occurrence = record.occurrence
+        if event is AlarmEvent.ACTIVATE and not record.alarm.handled:
+            occurrence += 1
+        since = now if result.changed else record.since
+        self._records[name] = AlarmRecord(name, result.after, since, occurrence)
+        return [AlarmTransition(name, now, event, result.before.state, result.after,
+                                occurrence, user, comment, value)]
+
+    async def _commit(self, made: list[AlarmTransition], final: bool = False) -> None:
+        self._unstored += made
+        if made:
+            self.changes.fire(made)
+        if not self._unstored or (not final and self._clock() < self._retry_at):
+            return
+        batch = list(self._unstored)
+        try:
+            await asyncio.to_thread(self._store.record, batch)
+        except StoreError as exc:
+            self._retry_at = self._clock() + RETRY_S
+            if final:
+                log.error("alarms: stopping with %d transitions the store refused; they "
+                          "are not journalled: %s", len(batch), exc)
+                return
+            log.error("alarms: %d transitions not journalled yet (kept, retried in %g s): "
+                      "%s", len(batch), RETRY_S, exc)
+            return
+        del self._unstored[:len(batch)]
+        self._retry_at = -math.inf
+
+
+def _text(sample: Sample) -> str:
+    value = sample.value
+    if sample.quality is Quality.BAD:
+        return f"BAD: {sample.detail}" if sample.detail else "BAD"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
