@@ -155,6 +155,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     print(
         f"{args.file}: OK: {_count(len(site.devices), 'device')}, "
         f"{_count(len(site.tags), 'tag')}, "
+        f"{_count(len(site.alarms), 'alarm')}, "
         f"{_count(len(site.production_rules), 'production rule')}"
     )
     return EXIT_OK

@@ -22,12 +22,14 @@ from hmi.folders import DATABASE_FILE
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
+from hmi.services.alarms import AlarmEngine
 from hmi.services.historian import HistorianService, RetentionPolicy
 from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.security import StationSecurity
 from hmi.services.writes import WriteService
 from hmi.station import build_devices
+from hmi.store.alarms import AlarmRepository
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
@@ -111,6 +113,13 @@ class Runtime:
         # few samples (the counters only), and none may go: a full queue keeps its oldest
         self.runner.add(self.recorder, overflow=self.recorder.overflow, maxsize=100_000,
                         tags=self.recorder.tags)
+        # the site's [[alarms]]: on the tags its rules and suppression conditions read,
+        # and on the devices' connections
+        self.alarm_store = AlarmRepository(self.database)
+        self.alarms = AlarmEngine(site.alarms, site.alarm_settings, self.alarm_store)
+        self.runner.add(self.alarms, overflow=self.alarms.overflow,
+                        maxsize=self.alarms.queue_size, tags=self.alarms.tags)
+        self._alarm_statuses = self.devices.add_status_listener(self.alarms.on_device_status)
         self._tasks: list[asyncio.Task[None]] = []
 
     def add_status_listener(self, listener: Callable[[DeviceStatus], None]
@@ -129,6 +138,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop the devices, let the consumers store what they were handed, stop the
         tasks, close the database; bounded in time."""
+        self._alarm_statuses()  # the devices stopping is not a communication alarm
         await self.devices.stop()
         self.bus.flush()  # samples handed over as the devices stopped reach the queues
         await self.runner.stop()  # the historian writes what it has (bounded)

@@ -91,6 +91,7 @@ def test_check_config_accepts_the_shipped_demo_config(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert_no_crash(result)
     assert "OK" in result.stdout
+    assert "9 alarms" in result.stdout  # the demo raises real alarms (issue 10)
     assert result.stderr == ""
 
 

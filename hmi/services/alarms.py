@@ -177,8 +177,9 @@ class AlarmEngine:
         """A device's connection: its bad_quality alarms (on the loop the engine runs
         on; the transitions are written with the next batch)."""
         key = _device_key(status.device)
-        if key not in self._conditions:
-            return
+        if key not in self._conditions or status.state not in (
+                ConnectionState.DISCONNECTED, ConnectionState.CONNECTED):
+            return  # connecting, or stopped with the station: no news of the link
         lost = status.state is ConnectionState.DISCONNECTED
         sample = Sample(key, None if lost else True, Quality.BAD if lost else Quality.GOOD,
                         status.since, status.since, status.last_error)

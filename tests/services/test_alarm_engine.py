@@ -210,6 +210,9 @@ def test_a_devices_communication_alarm_follows_its_connection(tmp_path):
             assert station.state("plc1.Comm") is AlarmState.RTN_UNACKED
             station.engine.on_device_status(DeviceStatus("plc2", ConnectionState.DISCONNECTED,
                                                          now + 2))
+            for quiet in (ConnectionState.CONNECTING, ConnectionState.STOPPED):
+                station.engine.on_device_status(DeviceStatus("plc1", quiet, now + 3))
+                assert station.state("plc1.Comm") is AlarmState.RTN_UNACKED  # no news
             await until(lambda: station.engine.pending == 0)
             rows = station.repo.journal()
             assert [(r.event, r.value) for r in rows] == [
