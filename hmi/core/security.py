@@ -26,6 +26,7 @@ class Role(enum.StrEnum):
 class Action(enum.StrEnum):
     ACK_ALARM = "ack_alarm"
     SHELVE_ALARM = "shelve_alarm"
+    ALARM_OUT_OF_SERVICE = "alarm_out_of_service"
     CONFIRM_EVENT = "confirm_event"
     EDIT_CONFIRMED_EVENT = "edit_confirmed_event"
     WRITE_SETPOINT = "write_setpoint"
@@ -46,6 +47,7 @@ ROLE_TITLES = {
 ACTION_TITLES = {
     Action.ACK_ALARM: "acknowledge alarms",
     Action.SHELVE_ALARM: "shelve alarms",
+    Action.ALARM_OUT_OF_SERVICE: "take alarms out of service",
     Action.CONFIRM_EVENT: "confirm production",
     Action.EDIT_CONFIRMED_EVENT: "change confirmed production",
     Action.WRITE_SETPOINT: "write set-points",
@@ -60,9 +62,10 @@ DEFAULT_PERMISSIONS: Mapping[Role, frozenset[Action]] = {
     Role.OPERATOR: frozenset({_A.ACK_ALARM, _A.CONFIRM_EVENT}),
     Role.SHIFT_LEAD: frozenset({_A.ACK_ALARM, _A.SHELVE_ALARM, _A.CONFIRM_EVENT,
                                 _A.EDIT_CONFIRMED_EVENT, _A.RETRY_MES, _A.VIEW_AUDIT}),
-    Role.MAINTENANCE: frozenset({_A.ACK_ALARM, _A.SHELVE_ALARM, _A.WRITE_SETPOINT}),
-    Role.ENGINEER: frozenset({_A.ACK_ALARM, _A.SHELVE_ALARM, _A.WRITE_SETPOINT,
-                              _A.RETRY_MES, _A.VIEW_AUDIT, _A.EDIT_CONFIG}),
+    Role.MAINTENANCE: frozenset({_A.ACK_ALARM, _A.SHELVE_ALARM, _A.ALARM_OUT_OF_SERVICE,
+                                 _A.WRITE_SETPOINT}),
+    Role.ENGINEER: frozenset({_A.ACK_ALARM, _A.SHELVE_ALARM, _A.ALARM_OUT_OF_SERVICE,
+                              _A.WRITE_SETPOINT, _A.RETRY_MES, _A.VIEW_AUDIT, _A.EDIT_CONFIG}),
     Role.ADMIN: frozenset(Action),
 }
 

@@ -34,6 +34,7 @@ from hmi.core.alarm_states import (
     Step,
     step,
 )
+from hmi.core.audit import AuditEntry
 from hmi.core.bus import OverflowPolicy, SampleQueue
 from hmi.core.listeners import Listeners
 from hmi.core.samples import Quality, Sample, Value
@@ -82,6 +83,9 @@ class AlarmEngine:
         self._unstored: list[AlarmTransition] = []
         self._retry_at = -math.inf
         self._loaded = False
+        # one writer of the states at a time: a batch of the data path's or an operator's
+        self._lock = asyncio.Lock()
+        self._status_tasks: set[asyncio.Future[None]] = set()
         self.changes: Listeners[[Sequence[AlarmTransition]]] = Listeners("alarm changes")
 
     # -- what the screens and services read ------------------------------------------
@@ -109,15 +113,16 @@ class AlarmEngine:
             await self._load()
         while True:
             batch = await queue.get(self._tick)
-            now = self._clock()
-            made: list[AlarmTransition] = []
-            for sample in batch:
-                made += self._observe(sample)
-            made += self._on_tick(now)
-            await self._commit(made)
-            if not batch and queue.closed:
-                await self._commit([], final=True)
-                return
+            async with self._lock:
+                now = self._clock()
+                made: list[AlarmTransition] = []
+                for sample in batch:
+                    made += self._observe(sample)
+                made += self._on_tick(now)
+                await self._commit(made)
+                if not batch and queue.closed:
+                    await self._commit([], final=True)
+                    return
 
     async def _load(self) -> None:
         latching = {name: rule.latching for name, rule in self.rules.items()}
@@ -174,52 +179,80 @@ class AlarmEngine:
         return made
 
     def on_device_status(self, status: DeviceStatus) -> None:
-        """A device's connection: its bad_quality alarms (on the loop the engine runs
-        on; the transitions are written with the next batch)."""
-        key = _device_key(status.device)
-        if key not in self._conditions or status.state not in (
+        """A device's connection: its bad_quality alarms. Called on the loop the engine
+        runs on; applied in turn with the other writers of the states."""
+        if _device_key(status.device) in self._conditions and status.state in (
                 ConnectionState.DISCONNECTED, ConnectionState.CONNECTED):
-            return  # connecting, or stopped with the station: no news of the link
+            task = asyncio.ensure_future(self._device_status(status))
+            self._status_tasks.add(task)
+            task.add_done_callback(self._status_tasks.discard)
+
+    async def _device_status(self, status: DeviceStatus) -> None:
         lost = status.state is ConnectionState.DISCONNECTED
+        key = _device_key(status.device)
         sample = Sample(key, None if lost else True, Quality.BAD if lost else Quality.GOOD,
                         status.since, status.since, status.last_error)
         said = status.state.value + (f": {status.last_error}" if status.last_error else "")
-        made = self._observe(sample, said)
-        self._unstored += made
+        async with self._lock:  # (connecting, or stopped with the station: no news)
+            made = self._observe(sample, said)
+            self._unstored += made
         if made:
             self.changes.fire(made)
 
-    # -- operator actions (through hmi.services: permission, audit) ----------------------
+    # -- operator actions (through hmi.services.alarm_actions: permission, audit) -------
 
-    def apply(self, name: str, event: AlarmEvent, *, user: str, comment: str = "",
-              until: float | None = None) -> Step:
-        """An operator's event on alarm ``name``; the Step says whether it was refused
-        and why. Its transition is journalled with the next batch."""
-        record = self._records[name]
-        result = step(record.alarm, event, now=self._clock(), until=until,
-                      max_shelve_s=self.settings.max_shelve_minutes * 60)
-        if result.ok:
-            made = self._apply(name, event, self._clock(), user=user, comment=comment,
-                               result=result)
-            self._unstored += made
-            self.changes.fire(made)
-        return result
+    async def act(self, names: Sequence[str], event: AlarmEvent, *, user: str,
+                  comment: str = "", until: float | None = None,
+                  audit_for: Callable[[AlarmTransition], AuditEntry] | None = None,
+                  ) -> dict[str, Step]:
+        """An operator's ``event`` on each alarm of ``names``: each Step says whether it
+        was refused and why. The transitions of those not refused, their state rows and
+        their audit rows (``audit_for``) commit in one transaction before this returns;
+        if the store refuses, StoreError and nothing changed."""
+        async with self._lock:
+            now = self._clock()
+            steps: dict[str, Step] = {}
+            made: list[tuple[AlarmTransition, AlarmRecord]] = []
+            for name in dict.fromkeys(names):
+                record = self._records[name]
+                result = step(record.alarm, event, now=now, until=until,
+                              max_shelve_s=self.settings.max_shelve_minutes * 60)
+                steps[name] = result
+                if result.ok:
+                    made.append(self._transition(record, event, now, result, user=user,
+                                                 comment=comment))
+            transitions = [transition for transition, _ in made]
+            entries = [audit_for(t) for t in transitions] if audit_for else []
+            await asyncio.to_thread(self._store.record, transitions, entries)
+            for transition, record in made:
+                self._records[transition.name] = record
+        if transitions:
+            self.changes.fire(transitions)
+        return steps
 
-    def _apply(self, name: str, event: AlarmEvent, now: float, *, user: str = SYSTEM_USER,
-               comment: str = "", value: str = "", result: Step | None = None
-               ) -> list[AlarmTransition]:
-        record = self._records[name]
-        if result is None:
-            result = step(record.alarm, event, now=now)
-        if not result.ok or not result.recorded:
-            return []
+    def _transition(self, record: AlarmRecord, event: AlarmEvent, now: float, result: Step,
+                    *, user: str = SYSTEM_USER, comment: str = "", value: str = "",
+                    ) -> tuple[AlarmTransition, AlarmRecord]:
+        """The journal row of ``result`` and the record it leaves (nothing changed yet)."""
         occurrence = record.occurrence
         if event is AlarmEvent.ACTIVATE and not record.alarm.handled:
             occurrence += 1
         since = now if result.changed else record.since
-        self._records[name] = AlarmRecord(name, result.after, since, occurrence)
-        return [AlarmTransition(name, now, event, result.before.state, result.after,
-                                occurrence, user, comment, value)]
+        return (AlarmTransition(record.name, now, event, result.before.state, result.after,
+                                occurrence, user, comment, value),
+                AlarmRecord(record.name, result.after, since, occurrence))
+
+    def _apply(self, name: str, event: AlarmEvent, now: float, *, value: str = "",
+               comment: str = "") -> list[AlarmTransition]:
+        """A transition of the data path's (or the clock's), applied now and journalled
+        with the batch."""
+        record = self._records[name]
+        result = step(record.alarm, event, now=now)
+        if not result.ok or not result.recorded:
+            return []
+        transition, self._records[name] = self._transition(record, event, now, result,
+                                                           comment=comment, value=value)
+        return [transition]
 
     async def _commit(self, made: list[AlarmTransition], final: bool = False) -> None:
         self._unstored += made

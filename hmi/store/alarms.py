@@ -7,6 +7,7 @@ states are never ahead of, nor behind, the journal.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,9 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
 from hmi.core.alarm_states import Alarm, AlarmEvent, AlarmRecord, AlarmState, AlarmTransition
+from hmi.core.audit import AuditEntry
+from hmi.store import audit
+from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
 from hmi.store.schema.alarms import alarm_journal, alarm_states
 
@@ -36,8 +40,9 @@ class JournalRow:
 
 
 class AlarmRepository:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, audit_clock: Clock = time.time) -> None:
         self._db = db
+        self._audit_clock = audit_clock
 
     def load(self, latching: dict[str, bool] | None = None) -> dict[str, AlarmRecord]:
         """Every stored alarm's record; ``latching`` gives each alarm's configured
@@ -50,8 +55,10 @@ class AlarmRepository:
             raise StoreError(f"cannot read the alarm states: {exc}") from exc
         return {row["name"]: _record(row, latching.get(row["name"], False)) for row in rows}
 
-    def record(self, transitions: Sequence[AlarmTransition]) -> None:
-        """The journal rows and the resulting states, in one transaction."""
+    def record(self, transitions: Sequence[AlarmTransition],
+               audit_entries: Sequence[AuditEntry] = ()) -> None:
+        """The journal rows, the resulting states and (for an operator's action) its
+        audit rows, in one transaction."""
         if not transitions:
             return
         last: dict[str, AlarmTransition] = {}
@@ -65,6 +72,8 @@ class AlarmRepository:
                 connection.execute(insert(alarm_journal), [_journal(t) for t in transitions])
                 for name, transition in last.items():
                     _store_state(connection, transition, since.get(name))
+                for entry in audit_entries:
+                    audit.append(connection, entry, self._audit_clock)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot record {len(transitions)} alarm transitions: {exc}"
                              ) from exc

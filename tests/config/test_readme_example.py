@@ -25,7 +25,8 @@ def test_readme_site_example_is_valid():
     grants = security.permissions.grants  # the roles shown are listed with their defaults
     assert grants[Role.OPERATOR] == {Action.ACK_ALARM, Action.CONFIRM_EVENT}
     assert grants[Role.MAINTENANCE] == {
-        Action.ACK_ALARM, Action.SHELVE_ALARM, Action.WRITE_SETPOINT
+        Action.ACK_ALARM, Action.SHELVE_ALARM, Action.ALARM_OUT_OF_SERVICE,
+        Action.WRITE_SETPOINT,
     }
     assert dict(grants) == dict(DEFAULT_PERMISSIONS)
     assert not security.permissions.allows(Role.OPERATOR, Action.WRITE_SETPOINT)

@@ -22,8 +22,8 @@ from tests.config.minimal_site import BASE, errors_of, with_section
 
 ROLES = "operator, shift_lead, maintenance, engineer, admin"
 ACTIONS = (
-    "ack_alarm, shelve_alarm, confirm_event, edit_confirmed_event, write_setpoint, "
-    "retry_mes, view_audit, manage_users, edit_config"
+    "ack_alarm, shelve_alarm, alarm_out_of_service, confirm_event, edit_confirmed_event, "
+    "write_setpoint, retry_mes, view_audit, manage_users, edit_config"
 )
 QUOTED_ACTIONS = ", ".join(repr(a) for a in ACTIONS.split(", "))
 KEYS = (
