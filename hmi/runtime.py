@@ -22,6 +22,7 @@ from hmi.folders import DATABASE_FILE
 from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
+from hmi.services.alarm_actions import AlarmActions
 from hmi.services.alarms import AlarmEngine
 from hmi.services.historian import HistorianService, RetentionPolicy
 from hmi.services.history import History
@@ -120,6 +121,7 @@ class Runtime:
         self.runner.add(self.alarms, overflow=self.alarms.overflow,
                         maxsize=self.alarms.queue_size, tags=self.alarms.tags)
         self._alarm_statuses = self.devices.add_status_listener(self.alarms.on_device_status)
+        self.alarm_actions = AlarmActions(self.alarms, self.guard)
         self._tasks: list[asyncio.Task[None]] = []
 
     def add_status_listener(self, listener: Callable[[DeviceStatus], None]
