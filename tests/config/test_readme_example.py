@@ -5,7 +5,7 @@ from pathlib import Path
 
 from hmi.config import parse_site
 from hmi.core.security import DEFAULT_PERMISSIONS, Action, PasswordRules, Role
-from hmi.core.site import HistorianSettings
+from hmi.core.site import AlarmSettings, HistorianSettings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -17,6 +17,10 @@ def test_readme_site_example_is_valid():
     assert site.tag("Tank.Level").scaling is not None
     assert site.production_rules
     assert site.historian == HistorianSettings()  # the README shows the defaults
+    assert [alarm.name for alarm in site.alarms] == ["Tank.Level.Low", "filler.Comm"]
+    assert site.alarms[0].suppress_when == "not Filler.Running"
+    assert site.alarms[1].device == "filler"
+    assert site.alarm_settings == AlarmSettings()  # the defaults, as shown
 
     security = site.security  # the numbers shown are the defaults
     assert (security.lockout_attempts, security.lockout_minutes) == (5, 15.0)
