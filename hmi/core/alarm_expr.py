@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from hmi.core.samples import Value
@@ -96,20 +96,20 @@ class _Parser:
         return False
 
     def expr(self) -> _Eval:
-        parts = [self._and()]
-        while self._take("or"):
-            parts.append(self._and())
-        if len(parts) == 1:
-            return parts[0]
-        return lambda lookup: any(part(lookup) for part in parts)
+        return self._chain("or", self._and, any)
 
     def _and(self) -> _Eval:
-        parts = [self._not()]
-        while self._take("and"):
-            parts.append(self._not())
+        return self._chain("and", self._not, all)
+
+    def _chain(self, word: str, part: Callable[[], _Eval],
+               combine: Callable[[Iterable[Value]], bool]) -> _Eval:
+        """``part (word part)*``, the parts combined by ``combine`` (any, all)."""
+        parts = [part()]
+        while self._take(word):
+            parts.append(part())
         if len(parts) == 1:
             return parts[0]
-        return lambda lookup: all(part(lookup) for part in parts)
+        return lambda lookup: combine(each(lookup) for each in parts)
 
     def _not(self) -> _Eval:
         if self._take("not"):
