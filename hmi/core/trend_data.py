@@ -329,7 +329,9 @@ class PenSeries:
             if appended == math.inf:
                 return drawn.curve_t, drawn.curve_v, drawn.levels
             history_end = self.history.end if self.history is not None else -math.inf
-            if appended >= history_end:
+            # samples from the window's start on, after the history: a sample before t0
+            # would replace the neighbour the line comes in from (drawn from scratch)
+            if appended >= max(history_end, t0):
                 # (from just before t1 when the new samples are past it: the first of them
                 # is the neighbour that takes the line to the plot's right edge)
                 start = min(appended, float(np.nextafter(t1, -math.inf)))
@@ -352,7 +354,10 @@ class PenSeries:
             curve_v = np.concatenate((lows[:1][head], inner_v, lows[-1:][tail]))
             return curve_t, curve_v, _levels(times[inside:], quality[inside:], t0, t1,
                                              columns, before)
-        # about a point (or a bucket) per column: nothing to decimate, draw them all
+        # about a point (or a bucket) per column: nothing to decimate, draw them all;
+        # kept to be extended, so copied: the window can be a view of the ring's memory,
+        # which a full ring overwrites with the next sample
+        times, lows, highs, quality = times.copy(), lows.copy(), highs.copy(), quality.copy()
         curve_t, curve_v = (_interleave(times, lows, highs) if envelope else (times, lows))
         levels = _levels(times[inside:], quality[inside:], t0, t1, columns, before)
         self._drawn = _Drawn(t0, t1, columns, self.history, times, lows, highs, quality,

@@ -236,3 +236,31 @@ def test_an_extended_draw_starts_again_when_the_range_or_the_history_changes():
     assert same(moved, _copy_of(series).draw(t0 + 1, t1 + 1, 600))
     series.set_history(None)
     assert series._drawn is None
+
+
+def test_an_extended_draw_of_a_full_ring_keeps_its_own_copy_of_the_points():
+    """A full ring writes its next sample over its oldest: a draw kept to be extended
+    must not be a view of that memory (a review found the curve then began at the newest
+    sample)."""
+    series = PenSeries(1000)
+    for i in range(1000):
+        series.add(Sample("P", float(i), Quality.GOOD, T0 + i, T0 + i))
+    t0, t1 = T0 - 10, T0 + 100
+    series.draw(t0, t1, 200)
+    for k in range(1, 4):
+        series.add(Sample("P", 0.0, Quality.GOOD, T0 + 999 + k, T0 + 999 + k))
+        drawn = series.draw(t0, t1, 200)
+        assert same(drawn, _copy_of(series).draw(t0, t1, 200)), k
+        assert drawn[0][0] == T0 + k  # the oldest kept sample, not the newest
+
+
+def test_a_sample_older_than_the_window_is_drawn_from_scratch():
+    """A lagging device stamps a sample before the window's start: it becomes the
+    neighbour the line comes in from, replacing the old one."""
+    series = PenSeries(100)
+    series.add(Sample("P", 1.0, Quality.GOOD, T0, T0))
+    series.draw(T0 + 10, T0 + 20, 10)
+    series.add(Sample("P", 2.0, Quality.GOOD, T0 + 5, T0 + 5))
+    drawn = series.draw(T0 + 10, T0 + 20, 10)
+    assert same(drawn, _copy_of(series).draw(T0 + 10, T0 + 20, 10))
+    assert list(drawn[0]) == [T0 + 5]
