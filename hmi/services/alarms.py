@@ -83,6 +83,8 @@ class AlarmEngine:
         self._unstored: list[AlarmTransition] = []
         self._retry_at = -math.inf
         self._loaded = False
+        self._ready = asyncio.Event()  # set once the states are back from the store
+        self._early: dict[str, DeviceStatus] = {}  # statuses that came before that
         # one writer of the states at a time: a batch of the data path's or an operator's
         self._lock = asyncio.Lock()
         self._status_tasks: set[asyncio.Future[None]] = set()
@@ -136,7 +138,12 @@ class AlarmEngine:
                 # active before the restart: not raised twice for one occurrence
                 condition.restore(self._records[condition.rule.name].alarm.active)
         self._loaded = True
-        await self._commit(self._on_tick(now))  # shelves that expired meanwhile
+        self._ready.set()
+        made = self._on_tick(now)  # shelves that expired meanwhile
+        for status in self._early.values():  # connections reported before the states
+            made += self._status_transitions(status)
+        self._early.clear()
+        await self._commit(made)
 
     def _observe(self, sample: Sample, value: str | None = None) -> list[AlarmTransition]:
         made: list[AlarmTransition] = []
@@ -188,16 +195,22 @@ class AlarmEngine:
             task.add_done_callback(self._status_tasks.discard)
 
     async def _device_status(self, status: DeviceStatus) -> None:
+        async with self._lock:
+            if not self._loaded:  # applied once the states are back (the latest only)
+                self._early[status.device] = status
+                return
+            made = self._status_transitions(status)
+            self._unstored += made
+        if made:
+            self.changes.fire(made)
+
+    def _status_transitions(self, status: DeviceStatus) -> list[AlarmTransition]:
         lost = status.state is ConnectionState.DISCONNECTED
         key = _device_key(status.device)
         sample = Sample(key, None if lost else True, Quality.BAD if lost else Quality.GOOD,
                         status.since, status.since, status.last_error)
         said = status.state.value + (f": {status.last_error}" if status.last_error else "")
-        async with self._lock:  # (connecting, or stopped with the station: no news)
-            made = self._observe(sample, said)
-            self._unstored += made
-        if made:
-            self.changes.fire(made)
+        return self._observe(sample, said)
 
     # -- operator actions (through hmi.services.alarm_actions: permission, audit) -------
 
@@ -208,7 +221,9 @@ class AlarmEngine:
         """An operator's ``event`` on each alarm of ``names``: each Step says whether it
         was refused and why. The transitions of those not refused, their state rows and
         their audit rows (``audit_for``) commit in one transaction before this returns;
-        if the store refuses, StoreError and nothing changed."""
+        if the store refuses, StoreError and nothing changed. Waits for the states to be
+        back from the store when the station is just starting."""
+        await self._ready.wait()
         async with self._lock:
             now = self._clock()
             steps: dict[str, Step] = {}

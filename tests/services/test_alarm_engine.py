@@ -224,3 +224,25 @@ def test_a_devices_communication_alarm_follows_its_connection(tmp_path):
                 (AlarmEvent.CLEAR, "connected")]
 
     asyncio.run(scenario())
+
+
+def test_a_connection_reported_before_the_states_are_back_is_applied_after(tmp_path):
+    """The device thread may say a PLC is unreachable before the engine has read the
+    states from the store (the station starting): the alarm is raised once they are."""
+    rule = AlarmRule("plc1.Comm", "", AlarmKind.BAD_QUALITY, Priority.HIGH, "PLC 1",
+                     device="plc1")
+
+    async def scenario() -> None:
+        station = Station(tmp_path, [rule])
+        now = time.time()
+        station.engine.on_device_status(DeviceStatus("plc1", ConnectionState.CONNECTED, now))
+        station.engine.on_device_status(DeviceStatus(
+            "plc1", ConnectionState.DISCONNECTED, now + 1, "connection refused"))
+        await asyncio.sleep(0.05)  # before the runner starts: nothing to apply it to yet
+        async with station:
+            await until(lambda: station.state("plc1.Comm") is AlarmState.UNACKED)
+            await until(lambda: station.engine.pending == 0)
+            assert [(r.event, r.value) for r in station.repo.journal()] == [
+                (AlarmEvent.ACTIVATE, "disconnected: connection refused")]
+
+    asyncio.run(scenario())
