@@ -56,6 +56,7 @@ def register_commands(commands: SubParsers) -> None:
     _register_users(commands)
     _register_audit(commands)
     _register_secrets(commands)
+    _register_alarms(commands)
 
 
 # -- shared arguments ---------------------------------------------------------------------
@@ -278,6 +279,18 @@ def _register_audit(commands: SubParsers) -> None:
     add_login_arguments(export)
     add_station_arguments(export)
     export.set_defaults(func=deferred("audit", "cmd_export"))
+
+
+def _register_alarms(commands: SubParsers) -> None:
+    alarms = commands.add_parser("alarms", help="the station's alarms")
+    actions = alarms.add_subparsers(dest="alarms_command", required=True, metavar="ACTION")
+    listing = actions.add_parser(
+        "list", help="alarms not normal, most urgent first, as the station's store has them")
+    _site_argument(listing)
+    add_data_argument(listing)
+    listing.add_argument("--all", action="store_true", help="normal alarms too")
+    listing.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    listing.set_defaults(func=deferred("alarms", "cmd_list"))
 
 
 def _register_secrets(commands: SubParsers) -> None:
