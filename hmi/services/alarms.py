@@ -68,10 +68,13 @@ class AlarmEngine:
         self._tick = tick
         self._conditions: dict[str, list[Condition]] = {}
         self._suppressions: dict[str, list[tuple[AlarmRule, Expression]]] = {}
+        self._every_condition: list[Condition] = []
         for rule in rules:
             watched = replace(rule, tag=_device_key(rule.device)) if rule.device else rule
+            condition = Condition(watched)  # one per rule, under each tag it reads
+            self._every_condition.append(condition)
             for tag in watched.tags:
-                self._conditions.setdefault(tag, []).append(Condition(watched))
+                self._conditions.setdefault(tag, []).append(condition)
             if rule.suppress_when:
                 expression = parse_expression(rule.suppress_when)
                 for tag in expression.tags:
@@ -133,10 +136,9 @@ class AlarmEngine:
         for name, rule in self.rules.items():
             self._records[name] = stored.get(name) or AlarmRecord(
                 name, Alarm(latching=rule.latching), now)
-        for conditions in self._conditions.values():
-            for condition in conditions:
-                # active before the restart: not raised twice for one occurrence
-                condition.restore(self._records[condition.rule.name].alarm.active)
+        for condition in self._every_condition:
+            # active before the restart: not raised twice for one occurrence
+            condition.restore(self._records[condition.rule.name].alarm.active)
         self._loaded = True
         self._ready.set()
         made = self._on_tick(now)  # shelves that expired meanwhile
@@ -173,12 +175,11 @@ class AlarmEngine:
 
     def _on_tick(self, now: float) -> list[AlarmTransition]:
         made: list[AlarmTransition] = []
-        for conditions in self._conditions.values():
-            for condition in conditions:
-                change = condition.tick(now)
-                if change is not None:
-                    event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
-                    made += self._apply(condition.rule.name, event, now)
+        for condition in self._every_condition:
+            change = condition.tick(now)
+            if change is not None:
+                event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
+                made += self._apply(condition.rule.name, event, now)
         for name, record in self._records.items():
             until = record.alarm.shelved_until
             if until is not None and until <= now:

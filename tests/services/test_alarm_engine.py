@@ -246,3 +246,23 @@ def test_a_connection_reported_before_the_states_are_back_is_applied_after(tmp_p
                 (AlarmEvent.ACTIVATE, "disconnected: connection refused")]
 
     asyncio.run(scenario())
+
+
+def test_a_deviation_alarm_follows_its_value_and_its_setpoint_tags(tmp_path):
+    """One condition reads both tags: a set-point that moves away raises it as surely as
+    a value that does."""
+    rule = AlarmRule("Torque.Deviation", "Torque", AlarmKind.DEVIATION, Priority.MEDIUM,
+                     "Torque off its set-point", limit=0.5, setpoint_tag="Torque.SP")
+
+    async def scenario() -> None:
+        async with Station(tmp_path, [rule]) as station:
+            assert station.engine.tags == {"Torque", "Torque.SP"}
+            station.bus.put([sample("Torque.SP", 2.5), sample("Torque", 2.6)])
+            await asyncio.sleep(0.2)
+            assert station.state("Torque.Deviation") is AlarmState.NORMAL
+            station.bus.put([sample("Torque.SP", 3.5)])  # the set-point moved
+            await until(lambda: station.state("Torque.Deviation") is AlarmState.UNACKED)
+            station.bus.put([sample("Torque", 3.4)])  # the value followed
+            await until(lambda: station.state("Torque.Deviation") is AlarmState.RTN_UNACKED)
+
+    asyncio.run(scenario())
