@@ -10,7 +10,9 @@ Grammar (keywords in lower case; a tag name as in the site file):
     operand := TAG | NUMBER | "text" | true | false | "(" expr ")"
 
 A tag alone holds when its value is true or non-zero. A tag whose value is unknown (no
-sample yet, or BAD) makes its comparison false: suppression never hides an alarm on a
+sample yet, or BAD) is unknown, and so is what depends on it (``not``, a comparison; in
+``and`` and ``or`` as logic has it: false and unknown is false, true or unknown is true):
+the condition holds only when it is known to, so suppression never hides an alarm on a
 guess.
 """
 
@@ -18,13 +20,13 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hmi.core.samples import Value
 
 Lookup = Callable[[str], Value]  # a tag's current value; None when unknown
-_Eval = Callable[[Lookup], Value]
+_Eval = Callable[[Lookup], Value | bool | None]
 
 _TOKEN = re.compile(r"""\s*(?:
     (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
@@ -35,6 +37,11 @@ _TOKEN = re.compile(r"""\s*(?:
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
             ">": operator.gt, ">=": operator.ge}
 _KEYWORDS = {"and", "or", "not", "true", "false"}
+
+
+def _truth(value: Value | bool | None) -> bool | None:
+    """A value as a truth: None (unknown) stays unknown."""
+    return None if value is None else bool(value)
 
 
 class ExpressionError(ValueError):
@@ -48,7 +55,8 @@ class Expression:
     _evaluate: _Eval
 
     def holds(self, lookup: Lookup) -> bool:
-        return bool(self._evaluate(lookup))
+        """Known to hold (an unknown result does not)."""
+        return _truth(self._evaluate(lookup)) is True
 
 
 def parse_expression(text: str) -> Expression:
@@ -96,25 +104,35 @@ class _Parser:
         return False
 
     def expr(self) -> _Eval:
-        return self._chain("or", self._and, any)
+        return self._chain("or", self._and, True)
 
     def _and(self) -> _Eval:
-        return self._chain("and", self._not, all)
+        return self._chain("and", self._not, False)
 
-    def _chain(self, word: str, part: Callable[[], _Eval],
-               combine: Callable[[Iterable[Value]], bool]) -> _Eval:
-        """``part (word part)*``, the parts combined by ``combine`` (any, all)."""
+    def _chain(self, word: str, part: Callable[[], _Eval], decides: bool) -> _Eval:
+        """``part (word part)*``: ``decides`` (True for or, False for and) if any part is
+        it, else unknown if any part is, else the other truth."""
         parts = [part()]
         while self._take(word):
             parts.append(part())
         if len(parts) == 1:
             return parts[0]
-        return lambda lookup: combine(each(lookup) for each in parts)
+
+        def evaluate(lookup: Lookup) -> bool | None:
+            truths = [_truth(each(lookup)) for each in parts]
+            if decides in truths:
+                return decides
+            return None if None in truths else not decides
+        return evaluate
 
     def _not(self) -> _Eval:
         if self._take("not"):
             inner = self._not()
-            return lambda lookup: not inner(lookup)
+
+            def negate(lookup: Lookup) -> bool | None:
+                truth = _truth(inner(lookup))
+                return None if truth is None else not truth
+            return negate
         return self._compare()
 
     def _compare(self) -> _Eval:
@@ -126,10 +144,10 @@ class _Parser:
         compare = _COMPARE[token[1]]
         right = self._operand()
 
-        def evaluate(lookup: Lookup) -> bool:
+        def evaluate(lookup: Lookup) -> bool | None:
             a, b = left(lookup), right(lookup)
             if a is None or b is None:
-                return False
+                return None  # unknown
             try:
                 return bool(compare(a, b))
             except TypeError:  # text against a number: not equal, not ordered

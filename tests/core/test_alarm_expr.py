@@ -26,8 +26,13 @@ def holds(text: str, values=VALUES) -> bool:
     ("Filler.Speed > 5 or not (Line.Running or Bits.On == 0)", True),
     ("Line.Running == false", True),
     ("Bad.Tag == 0", False),  # unknown: never suppresses on a guess
-    ("not Bad.Tag == 0", True),  # (the comparison is false; its negation holds)
+    ("not Bad.Tag == 0", False),  # nor its negation
+    ("not Bad.Tag", False),
     ("Unknown.Tag > 1", False),
+    ("Bad.Tag == 0 and Line.Running", False),  # false and unknown: false
+    ("Bad.Tag == 0 or Bits.On", True),  # true or unknown: true
+    ("not (Bad.Tag == 0 and Line.Running)", True),  # not false
+    ("not (Bad.Tag == 0 or Line.Running)", False),  # not unknown
     ('Filler.Speed == "fast"', False),
     ('Filler.Speed != "fast"', True),
     ("Filler.Speed < -1e3", False),
