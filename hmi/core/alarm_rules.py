@@ -105,25 +105,34 @@ class Condition:
         self._since = -math.inf  # when _raw last changed
         self._setpoint: float | None = None  # deviation: the set-point's last value
         self._value: float | None = None  # deviation: the tag's last value
-        self._last: tuple[float, float] | None = None  # rate: (time, value)
+        self._last: tuple[float, float] | None = None  # rate: (source time, value)
+        self._quiet_after: float | None = None  # rate: no sample since: the rate is 0
 
     def observe(self, sample: Sample) -> bool | None:
         rule = self.rule
+        # delays run on this station's clock (receive_time, as ``tick``'s): a PLC clock
+        # off by a minute must not end a 10 s delay at once
         if rule.setpoint_tag and sample.tag == rule.setpoint_tag:
             self._setpoint = _number(sample) if sample.quality is not Quality.BAD else None
-            return self._settle(self._test_current(), sample.source_time)
+            return self._settle(self._test_current(), sample.receive_time)
         if sample.tag != rule.tag:
             return None
         raw = self._test(sample)
-        return self._settle(raw, sample.source_time)
+        return self._settle(raw, sample.receive_time)
 
     def restore(self, active: bool) -> None:
         """Start from a known condition (the alarm's stored state after a restart)."""
         self.active = self._raw = active
 
     def tick(self, now: float) -> bool | None:
-        """Delays that ended while no sample came."""
-        return self._settle(self._raw, now)
+        """Delays that ended while no sample came (``now``: this station's clock). A
+        rate alarm whose tag has stopped sending (a deadband holds back an unchanging
+        value) sees a rate of 0 once twice the last gap between samples has passed."""
+        raw = self._raw
+        quiet = self._quiet_after
+        if self.rule.kind is AlarmKind.RATE and raw and quiet is not None and now >= quiet:
+            raw = False
+        return self._settle(raw, now)
 
     # -- the limit test -------------------------------------------------------------
 
@@ -133,6 +142,8 @@ class Condition:
         if kind is AlarmKind.BAD_QUALITY:
             return sample.quality is Quality.BAD
         if sample.quality is Quality.BAD:
+            if kind is AlarmKind.DEVIATION:
+                self._value = None  # a set-point moving later is not against a stale value
             return self._raw  # unknown: as it was
         if kind is AlarmKind.DISCRETE:
             return _is_one_of(sample.value, rule.states)
@@ -140,11 +151,15 @@ class Condition:
         if value is None:
             return self._raw
         if kind is AlarmKind.RATE:
-            last, self._last = self._last, (sample.source_time, value)
-            if last is None or sample.source_time <= last[0]:
+            last = self._last
+            if last is not None and sample.source_time <= last[0]:
+                return self._raw  # out of order or the same time: no rate from it
+            self._last = (sample.source_time, value)
+            if last is None:
                 return self._raw
-            change = abs(value - last[1]) / (sample.source_time - last[0])
-            return self._beyond(change, high=True)
+            gap = sample.source_time - last[0]
+            self._quiet_after = sample.receive_time + max(2 * gap, 1.0)
+            return self._beyond(abs(value - last[1]) / gap, high=True)
         if kind is AlarmKind.DEVIATION:
             self._value = value
             return self._test_current()

@@ -238,10 +238,10 @@ def _return(alarm: Alarm, now: float, until: float | None, cap: float) -> Alarm 
 def _duration(seconds: float) -> str:
     if math.isinf(seconds):
         return "for ever"
-    minutes = seconds / 60
+    minutes = round(seconds / 60, 1)  # (asked a moment ago: 89.9998 min is 90 min)
     if minutes < 120:
         return f"{minutes:g} min"
-    return f"{minutes / 60:g} h"
+    return f"{round(minutes / 60, 1):g} h"
 
 
 _HANDLERS = {

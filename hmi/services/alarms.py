@@ -139,13 +139,14 @@ class AlarmEngine:
         for condition in self._every_condition:
             # active before the restart: not raised twice for one occurrence
             condition.restore(self._records[condition.rule.name].alarm.active)
-        self._loaded = True
+        async with self._lock:  # before any operator's action: the one writer
+            self._loaded = True
+            made = self._on_tick(now)  # shelves that expired meanwhile
+            for status in self._early.values():  # connections reported before the states
+                made += self._status_transitions(status)
+            self._early.clear()
+            await self._commit(made)
         self._ready.set()
-        made = self._on_tick(now)  # shelves that expired meanwhile
-        for status in self._early.values():  # connections reported before the states
-            made += self._status_transitions(status)
-        self._early.clear()
-        await self._commit(made)
 
     def _observe(self, sample: Sample, value: str | None = None) -> list[AlarmTransition]:
         made: list[AlarmTransition] = []
@@ -157,9 +158,10 @@ class AlarmEngine:
                 made += self._apply(condition.rule.name, event, sample.source_time,
                                     value=_text(sample) if value is None else value)
         if tag in self._suppressions:
+            first = tag not in self._values
             before = self._values.get(tag)
             self._values[tag] = sample.value if sample.quality is not Quality.BAD else None
-            if self._values[tag] != before:
+            if first or self._values[tag] != before:  # (the first: a restored state)
                 made += self._suppression(tag, sample.source_time)
         return made
 
@@ -239,7 +241,13 @@ class AlarmEngine:
                                                  comment=comment))
             transitions = [transition for transition, _ in made]
             entries = [audit_for(t) for t in transitions] if audit_for else []
-            await asyncio.to_thread(self._store.record, transitions, entries)
+            # what the data path made before and the store has not taken yet goes first,
+            # in the same transaction: the journal stays in order, and the state rows
+            # are left by the newest transition, never rewound by an older one
+            pending = list(self._unstored)
+            await asyncio.to_thread(self._store.record, pending + transitions, entries)
+            del self._unstored[:len(pending)]
+            self._retry_at = -math.inf
             for transition, record in made:
                 self._records[transition.name] = record
         if transitions:
@@ -251,7 +259,7 @@ class AlarmEngine:
                     ) -> tuple[AlarmTransition, AlarmRecord]:
         """The journal row of ``result`` and the record it leaves (nothing changed yet)."""
         occurrence = record.occurrence
-        if event is AlarmEvent.ACTIVATE and not record.alarm.handled:
+        if event is AlarmEvent.ACTIVATE:  # the condition's activations, handled or not
             occurrence += 1
         since = now if result.changed else record.since
         return (AlarmTransition(record.name, now, event, result.before.state, result.after,

@@ -110,3 +110,32 @@ def test_tags_a_rule_reads():
     assert rule(AlarmKind.DEVIATION, limit=1.0, setpoint_tag="SP").tags == ("X", "SP")
     assert rule(AlarmKind.HI, limit=1.0).tags == ("X",)
     assert [p.rank for p in Priority] == [0, 1, 2, 3]
+
+
+def test_rate_ignores_samples_out_of_time_order_and_clears_when_the_tag_goes_quiet():
+    condition = Condition(rule(AlarmKind.RATE, limit=5.0))
+    assert [condition.observe(s(0.0, 10)), condition.observe(s(100.0, 5)),
+            condition.observe(s(0.0, 11))] == [None, None, None]  # the late one: no rate
+    jump = Condition(rule(AlarmKind.RATE, limit=5.0))
+    assert [jump.observe(s(0.0, 10)), jump.observe(s(100.0, 10)),
+            jump.observe(s(100.0, 11))] == [None, None, True]  # same time: seen at the next
+    assert jump.tick(T + 11.5) is None  # not quiet yet (twice the last gap, 1 s at least)
+    assert jump.tick(T + 13) is False  # no sample since: the value stands still, rate 0
+
+
+def test_a_deviation_is_not_judged_on_a_value_gone_bad():
+    condition = Condition(rule(AlarmKind.DEVIATION, limit=0.5, setpoint_tag="SP"))
+    assert condition.observe(s(2.5, 1, tag="SP")) is None
+    assert condition.observe(s(2.6, 2)) is None
+    assert condition.observe(s(None, 3, quality=Quality.BAD)) is None
+    assert condition.observe(s(3.5, 4, tag="SP")) is None  # the value is unknown now
+    assert condition.observe(s(2.6, 5)) is True  # known again, and away from 3.5
+
+
+def test_delays_run_on_this_stations_clock_not_the_plcs():
+    """A PLC clock 30 s behind must not end a 10 s on-delay at the first tick."""
+    condition = Condition(rule(AlarmKind.HI, limit=80.0, on_delay=10.0))
+    late_stamp = Sample("X", 90.0, Quality.GOOD, T - 30, T)  # source 30 s behind
+    assert condition.observe(late_stamp) is None
+    assert condition.tick(T + 5) is None
+    assert condition.tick(T + 10) is True

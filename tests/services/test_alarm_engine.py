@@ -266,3 +266,48 @@ def test_a_deviation_alarm_follows_its_value_and_its_setpoint_tags(tmp_path):
             await until(lambda: station.state("Torque.Deviation") is AlarmState.RTN_UNACKED)
 
     asyncio.run(scenario())
+
+
+def test_an_operators_action_writes_what_the_store_had_refused_first(tmp_path):
+    """The data path's ACTIVATE waits for a retry when the operator acknowledges: both go
+    in one transaction, in order, so the state row is the acknowledgement's and the
+    journal reads activate, then acknowledge (a review found the row rewound)."""
+    async def scenario() -> None:
+        async with Station(tmp_path, [HIGH]) as station:
+            with station.db.engine.begin() as connection:
+                connection.exec_driver_sql(
+                    "CREATE TRIGGER busy BEFORE INSERT ON alarm_journal "
+                    "WHEN NEW.event = 'activate' BEGIN SELECT RAISE(ABORT, 'locked'); END")
+            station.bus.put([sample("Level", 95.0)])
+            await until(lambda: station.engine.pending == 1)
+            with station.db.engine.begin() as connection:
+                connection.exec_driver_sql("DROP TRIGGER busy")
+            steps = await station.engine.act(["Level.High"], AlarmEvent.ACK, user="maria")
+            assert steps["Level.High"].ok
+            assert station.engine.pending == 0
+            assert [(r.event, r.after) for r in station.repo.journal()] == [
+                (AlarmEvent.ACTIVATE, AlarmState.UNACKED), (AlarmEvent.ACK, AlarmState.ACKED)]
+        async with Station(tmp_path, [HIGH]) as station:
+            assert station.state("Level.High") is AlarmState.ACKED
+
+    asyncio.run(scenario())
+
+
+def test_a_restored_suppression_is_judged_again_at_its_tags_first_sample(tmp_path):
+    rule = AlarmRule("Level.High", "Level", AlarmKind.HI, Priority.HIGH, "Level high",
+                     limit=80.0, suppress_when="not Running")
+
+    async def scenario() -> None:
+        async with Station(tmp_path, [rule]) as station:
+            station.bus.put([sample("Running", False), sample("Level", 95.0)])
+            await until(lambda: station.state("Level.High") is AlarmState.SUPPRESSED)
+            await until(lambda: station.engine.pending == 0)
+            occurrences = [r.occurrence for r in station.repo.journal()]
+            assert occurrences[-1] == 1  # activated while suppressed: counted
+        async with Station(tmp_path, [rule]) as station:  # restart; Running now unknown
+            assert station.state("Level.High") is AlarmState.SUPPRESSED
+            station.bus.put([sample("Running", None, Quality.BAD)])
+            await until(lambda: station.state("Level.High") is AlarmState.UNACKED)
+            assert station.engine.record("Level.High").occurrence == 1  # the same one
+
+    asyncio.run(scenario())
