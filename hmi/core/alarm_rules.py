@@ -176,9 +176,7 @@ class Condition:
         limit = self.rule.limit
         assert limit is not None  # the config requires one for every analog kind
         band = self.rule.deadband if self._raw else 0.0  # on the way back only
-        if high:
-            return value > limit - band if self._raw else value > limit
-        return value < limit + band if self._raw else value < limit
+        return value > limit - band if high else value < limit + band
 
     # -- the delays -----------------------------------------------------------------
 
@@ -196,9 +194,9 @@ class Condition:
 
 def _number(sample: Sample) -> float | None:
     value = sample.value
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return float(value) if isinstance(value, bool) else None
-    number = float(value)
+    if value is None or isinstance(value, str):
+        return None
+    number = float(value)  # (a bool is 0 or 1)
     return None if math.isnan(number) else number
 
 

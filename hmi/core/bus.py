@@ -217,26 +217,25 @@ class TagBus:
             self._thread = threading.get_ident()
         return threading.get_ident() == self._thread
 
-    def _deliver_pending(self, limit: int | None = DELIVERY_CHUNK) -> bool:
+    def _deliver_pending(self, limit: int | None = DELIVERY_CHUNK) -> None:
         """Deliver what is pending, at most ``limit`` samples in one go: the rest in a
         callback of its own, so a burst from many devices at once (50,000 samples)
-        does not hold the loop in one piece. True if some are left."""
+        does not hold the loop in one piece."""
         with self._lock:
             batch = self._pending
-            if limit is not None and len(batch) > limit:
+            more = limit is not None and len(batch) > limit
+            if more:
                 batch, self._pending = batch[:limit], batch[limit:]
-                more = True
             else:
-                self._pending, self._scheduled, more = [], False, False
+                self._pending, self._scheduled = [], False
         if batch:
             self._deliver(batch)
-        if more and limit is not None and self._loop is not None:
+        if more and self._loop is not None:
             try:
                 self._loop.call_soon(self._deliver_pending)
             except RuntimeError:  # closed meanwhile: the next put says so, flush delivers
                 with self._lock:
                     self._scheduled = False
-        return more
 
     def _deliver(self, samples: Sequence[Sample]) -> None:
         known = self._known

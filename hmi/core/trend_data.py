@@ -317,8 +317,8 @@ class PenSeries:
             last = max(last, float(history.times[-1]))
         return last
 
-    def _draw_points(self, t0: float, t1: float, columns: int, appended: float = -math.inf,
-                     dropped: float = -math.inf) -> tuple[FloatArray, FloatArray, QualityArray]:
+    def _draw_points(self, t0: float, t1: float, columns: int, appended: float,
+                     dropped: float) -> tuple[FloatArray, FloatArray, QualityArray]:
         """Sparse data drawn as it is (decimated past SPARSE_POINTS a column). Drawn again
         for the same range with only newer samples appended (a live view between two
         pixel moves: a 24 h window moves once in 45 s, new data comes every second),

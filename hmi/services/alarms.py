@@ -116,6 +116,7 @@ class AlarmEngine:
     async def run(self, queue: SampleQueue) -> None:
         if not self._loaded:
             await self._load()
+        next_tick = -math.inf
         while True:
             batch = await queue.get(self._tick)
             async with self._lock:
@@ -123,7 +124,9 @@ class AlarmEngine:
                 made: list[AlarmTransition] = []
                 for sample in batch:
                     made += self._observe(sample)
-                made += self._on_tick(now)
+                if now >= next_tick:  # every rule and shelve once a tick, not per batch
+                    made += self._on_tick(now)
+                    next_tick = now + self._tick
                 await self._commit(made)
                 if not batch and queue.closed:
                     await self._commit([], final=True)
@@ -202,10 +205,7 @@ class AlarmEngine:
             if not self._loaded:  # applied once the states are back (the latest only)
                 self._early[status.device] = status
                 return
-            made = self._status_transitions(status)
-            self._unstored += made
-        if made:
-            self.changes.fire(made)
+            self._queue(self._status_transitions(status))
 
     def _status_transitions(self, status: DeviceStatus) -> list[AlarmTransition]:
         lost = status.state is ConnectionState.DISCONNECTED
@@ -278,10 +278,14 @@ class AlarmEngine:
                                                            comment=comment, value=value)
         return [transition]
 
-    async def _commit(self, made: list[AlarmTransition], final: bool = False) -> None:
+    def _queue(self, made: list[AlarmTransition]) -> None:
+        """Applied already: to be journalled with the next batch, and said now."""
         self._unstored += made
         if made:
             self.changes.fire(made)
+
+    async def _commit(self, made: list[AlarmTransition], final: bool = False) -> None:
+        self._queue(made)
         if not self._unstored or (not final and self._clock() < self._retry_at):
             return
         batch = list(self._unstored)
@@ -289,12 +293,10 @@ class AlarmEngine:
             await asyncio.to_thread(self._store.record, batch)
         except StoreError as exc:
             self._retry_at = self._clock() + RETRY_S
-            if final:
-                log.error("alarms: stopping with %d transitions the store refused; they "
-                          "are not journalled: %s", len(batch), exc)
-                return
-            log.error("alarms: %d transitions not journalled yet (kept, retried in %g s): "
-                      "%s", len(batch), RETRY_S, exc)
+            then = ("the station is stopping: they are not journalled" if final else
+                    f"kept, retried in {RETRY_S:g} s")
+            log.error("alarms: %d transitions the store refused (%s): %s", len(batch),
+                      then, exc)
             return
         del self._unstored[:len(batch)]
         self._retry_at = -math.inf
