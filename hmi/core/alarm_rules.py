@@ -120,6 +120,12 @@ class Condition:
         raw = self._test(sample)
         return self._settle(raw, sample.receive_time)
 
+    @property
+    def waiting(self) -> bool:
+        """A delay is running, or a rate may fall to 0 without a sample: ``tick`` has
+        something to do (else it would return None)."""
+        return self._raw != self.active or (self._raw and self.rule.kind is AlarmKind.RATE)
+
     def restore(self, active: bool) -> None:
         """Start from a known condition (the alarm's stored state after a restart)."""
         self.active = self._raw = active

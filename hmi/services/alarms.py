@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1_000_000  # samples: a flood must not make the queue drop a transition
 RETRY_S = 2.0
+WRITE_EVERY_S = 0.2  # the journal is at most this far behind (a crash loses no more)
 
 
 def _device_key(device: str) -> str:
@@ -69,6 +70,8 @@ class AlarmEngine:
         self._conditions: dict[str, list[Condition]] = {}
         self._suppressions: dict[str, list[tuple[AlarmRule, Expression]]] = {}
         self._every_condition: list[Condition] = []
+        self._waiting: set[Condition] = set()  # conditions a tick may change
+        self._shelved: set[str] = set()  # alarms with a shelve to expire
         for rule in rules:
             watched = replace(rule, tag=_device_key(rule.device)) if rule.device else rule
             condition = Condition(watched)  # one per rule, under each tag it reads
@@ -85,6 +88,7 @@ class AlarmEngine:
         self._records: dict[str, AlarmRecord] = {}
         self._unstored: list[AlarmTransition] = []
         self._retry_at = -math.inf
+        self._written_at = -math.inf  # when the last batch went to the store
         self._loaded = False
         self._ready = asyncio.Event()  # set once the states are back from the store
         self._early: dict[str, DeviceStatus] = {}  # statuses that came before that
@@ -137,11 +141,13 @@ class AlarmEngine:
         stored = await asyncio.to_thread(self._store.load, latching)
         now = self._clock()
         for name, rule in self.rules.items():
-            self._records[name] = stored.get(name) or AlarmRecord(
-                name, Alarm(latching=rule.latching), now)
+            self._set(stored.get(name) or AlarmRecord(name, Alarm(latching=rule.latching),
+                                                       now))
         for condition in self._every_condition:
             # active before the restart: not raised twice for one occurrence
             condition.restore(self._records[condition.rule.name].alarm.active)
+            if condition.waiting:
+                self._waiting.add(condition)
         async with self._lock:  # before any operator's action: the one writer
             self._loaded = True
             made = self._on_tick(now)  # shelves that expired meanwhile
@@ -156,6 +162,8 @@ class AlarmEngine:
         tag = sample.tag
         for condition in self._conditions.get(tag, ()):
             change = condition.observe(sample)
+            if condition.waiting:
+                self._waiting.add(condition)
             if change is not None:
                 event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
                 made += self._apply(condition.rule.name, event, sample.source_time,
@@ -179,14 +187,18 @@ class AlarmEngine:
         return made
 
     def _on_tick(self, now: float) -> list[AlarmTransition]:
+        """Delays that ended and shelves that expired: only the conditions waiting on
+        the clock and the shelved alarms are looked at (10,000 rules, a few waiting)."""
         made: list[AlarmTransition] = []
-        for condition in self._every_condition:
+        for condition in list(self._waiting):
             change = condition.tick(now)
+            if not condition.waiting:
+                self._waiting.discard(condition)
             if change is not None:
                 event = AlarmEvent.ACTIVATE if change else AlarmEvent.CLEAR
                 made += self._apply(condition.rule.name, event, now)
-        for name, record in self._records.items():
-            until = record.alarm.shelved_until
+        for name in list(self._shelved):
+            until = self._records[name].alarm.shelved_until
             if until is not None and until <= now:
                 made += self._apply(name, AlarmEvent.SHELVE_EXPIRED, now)
         return made
@@ -248,8 +260,8 @@ class AlarmEngine:
             await asyncio.to_thread(self._store.record, pending + transitions, entries)
             del self._unstored[:len(pending)]
             self._retry_at = -math.inf
-            for transition, record in made:
-                self._records[transition.name] = record
+            for _, record in made:
+                self._set(record)
         if transitions:
             self.changes.fire(transitions)
         return steps
@@ -274,9 +286,17 @@ class AlarmEngine:
         result = step(record.alarm, event, now=now)
         if not result.ok or not result.recorded:
             return []
-        transition, self._records[name] = self._transition(record, event, now, result,
-                                                           comment=comment, value=value)
+        transition, after = self._transition(record, event, now, result, comment=comment,
+                                             value=value)
+        self._set(after)
         return [transition]
+
+    def _set(self, record: AlarmRecord) -> None:
+        self._records[record.name] = record
+        if record.alarm.shelved_until is None:
+            self._shelved.discard(record.name)
+        else:
+            self._shelved.add(record.name)
 
     def _queue(self, made: list[AlarmTransition]) -> None:
         """Applied already: to be journalled with the next batch, and said now."""
@@ -285,9 +305,14 @@ class AlarmEngine:
             self.changes.fire(made)
 
     async def _commit(self, made: list[AlarmTransition], final: bool = False) -> None:
+        """Journal what is queued: at most every WRITE_EVERY_S (a flood is a few
+        transactions, not one per burst of samples), at once when stopping."""
         self._queue(made)
-        if not self._unstored or (not final and self._clock() < self._retry_at):
+        now = self._clock()
+        if not self._unstored or (not final and (
+                now < self._retry_at or now - self._written_at < WRITE_EVERY_S)):
             return
+        self._written_at = now
         batch = list(self._unstored)
         try:
             await asyncio.to_thread(self._store.record, batch)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, case, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -70,8 +70,7 @@ class AlarmRepository:
         try:
             with self._db.engine.begin() as connection:
                 connection.execute(insert(alarm_journal), [_journal(t) for t in transitions])
-                for name, transition in last.items():
-                    _store_state(connection, transition, since.get(name))
+                _store_states(connection, list(last.values()), since)
                 for entry in audit_entries:
                     audit.append(connection, entry, self._audit_clock)
         except SQLAlchemyError as exc:
@@ -115,19 +114,44 @@ def _journal(transition: AlarmTransition) -> dict[str, object]:
     }
 
 
-def _store_state(connection: Connection, transition: AlarmTransition,
-                 since: float | None) -> None:
+_STATE_UPDATE = (  # one statement for every alarm of a batch (executemany)
+    update(alarm_states)
+    .where(alarm_states.c.name == bindparam("b_name"))
+    .values(
+        state=bindparam("state"), active=bindparam("active"), acked=bindparam("acked"),
+        latched=bindparam("latched"), shelved_until=bindparam("shelved_until"),
+        suppressed=bindparam("suppressed"), out_of_service=bindparam("out_of_service"),
+        occurrence=bindparam("occurrence"),
+        # a new ``since`` only where the batch moved the state
+        since=case((bindparam("b_moved"), bindparam("b_since")), else_=alarm_states.c.since),
+    )
+)
+
+
+def _store_states(connection: Connection, transitions: list[AlarmTransition],
+                  since: dict[str, float]) -> None:
+    """Each alarm's row as its last transition left it: one UPDATE for them all, an
+    INSERT for those without a row yet (``since`` is where the batch moved the state)."""
+    rows = [_state_row(t, since.get(t.name)) for t in transitions]
+    result = connection.execute(_STATE_UPDATE, rows)
+    if result.rowcount == len(rows):
+        return
+    names = [row["b_name"] for row in rows]
+    have = set(connection.execute(select(alarm_states.c.name)
+                                  .where(alarm_states.c.name.in_(names))).scalars())
+    new = [row for row in rows if row["b_name"] not in have]
+    connection.execute(insert(alarm_states), [
+        {key: value for key, value in row.items() if not key.startswith("b_")}
+        | {"name": row["b_name"], "since": row["b_since"]} for row in new])
+
+
+def _state_row(transition: AlarmTransition, since: float | None) -> dict[str, object]:
     alarm = transition.after
-    values: dict[str, object] = {
-        "state": alarm.state.value, "active": alarm.active, "acked": alarm.acked,
-        "latched": alarm.latched, "shelved_until": alarm.shelved_until,
-        "suppressed": alarm.suppressed, "out_of_service": alarm.out_of_service,
-        "occurrence": transition.occurrence,
+    return {
+        "b_name": transition.name, "state": alarm.state.value, "active": alarm.active,
+        "acked": alarm.acked, "latched": alarm.latched,
+        "shelved_until": alarm.shelved_until, "suppressed": alarm.suppressed,
+        "out_of_service": alarm.out_of_service, "occurrence": transition.occurrence,
+        "b_moved": since is not None,
+        "b_since": transition.time if since is None else since,
     }
-    if since is not None:
-        values["since"] = since
-    changed = connection.execute(
-        update(alarm_states).where(alarm_states.c.name == transition.name).values(values))
-    if changed.rowcount == 0:
-        values.setdefault("since", transition.time)
-        connection.execute(insert(alarm_states).values(name=transition.name, **values))

@@ -311,3 +311,18 @@ def test_a_restored_suppression_is_judged_again_at_its_tags_first_sample(tmp_pat
             assert station.engine.record("Level.High").occurrence == 1  # the same one
 
     asyncio.run(scenario())
+
+
+def test_an_on_delay_ends_on_the_engines_tick_without_another_sample(tmp_path):
+    rule = AlarmRule("Level.High", "Level", AlarmKind.HI, Priority.HIGH, "Level high",
+                     limit=80.0, on_delay=0.3)
+
+    async def scenario() -> None:
+        async with Station(tmp_path, [rule]) as station:
+            station.bus.put([sample("Level", 95.0)])  # one sample, then silence
+            await asyncio.sleep(0.1)
+            assert station.state("Level.High") is AlarmState.NORMAL  # still delayed
+            await until(lambda: station.state("Level.High") is AlarmState.UNACKED)
+            assert not station.engine._waiting  # nothing left for the tick to look at
+
+    asyncio.run(scenario())

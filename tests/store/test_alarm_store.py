@@ -8,6 +8,7 @@ import pytest
 from hmi.core.alarm_states import Alarm, AlarmEvent, AlarmState, AlarmTransition, step
 from hmi.store.alarms import AlarmRepository
 from hmi.store.database import StoreError, open_database
+from tests.store.test_historian_fixtures import BACKENDS, database_url
 
 T = 1_700_000_000.0
 
@@ -19,8 +20,14 @@ def transition(name, alarm, event, t, **kw):
                                          kw.pop("occurrence", 1), **kw)
 
 
-def test_a_batch_is_journalled_and_the_states_come_back_after_a_restart(tmp_path):
-    db = open_database(tmp_path / "hmi.db")
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_batch_is_journalled_and_the_states_come_back_after_a_restart(backend, tmp_path):
+    with database_url(backend, tmp_path) as url:
+        _batch_and_restart(url)
+
+
+def _batch_and_restart(url: str) -> None:
+    db = open_database(url)
     repo = AlarmRepository(db)
     a, t1 = transition("Tank.Low", Alarm(), AlarmEvent.ACTIVATE, T, value="12.5")
     a, t2 = transition("Tank.Low", a, AlarmEvent.ACK, T + 5, user="maria", comment="seen")
@@ -31,7 +38,7 @@ def test_a_batch_is_journalled_and_the_states_come_back_after_a_restart(tmp_path
     repo.record([t1, t3, t2, t4, t5])
     db.close()
 
-    db = open_database(tmp_path / "hmi.db")  # a restart
+    db = open_database(url)  # a restart
     repo = AlarmRepository(db)
     records = repo.load(latching={"Fault": True})
     assert records["Tank.Low"].alarm == a
@@ -55,6 +62,16 @@ def test_a_batch_is_journalled_and_the_states_come_back_after_a_restart(tmp_path
     assert [r.event for r in repo.journal(names=["Noisy"])] == [AlarmEvent.SHELVE]
     # a site that no longer configures Fault as latching does not bring the latch back
     assert repo.load()["Fault"].alarm.state is AlarmState.RTN_UNACKED
+    # a second batch on rows that exist: one UPDATE for all, ``since`` only where moved
+    _, t6 = transition("Tank.Low", a, AlarmEvent.CLEAR, T + 9)
+    _, t7 = transition("Noisy", records["Noisy"].alarm, AlarmEvent.ACTIVATE, T + 10)
+    repo.record([t6, t7])
+    again = repo.load(latching={"Fault": True})
+    assert again["Tank.Low"].alarm.state is AlarmState.NORMAL
+    assert again["Tank.Low"].since == T + 9
+    assert again["Noisy"].alarm.active  # shelved still: the state did not move...
+    assert again["Noisy"].since == T + 3  # ...so neither did since
+    assert again["Fault"] == records["Fault"]
     db.close()
 
 
