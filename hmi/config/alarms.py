@@ -20,6 +20,9 @@ the tags and devices, and the station's alarm handling settings.
     [alarming]
     max_shelve_minutes = 480
     ack_comment_required = ["critical"]
+    # operator positions and the areas each watches, for the alarm rates and floods of
+    # `hmi alarms report` (default: one position, "Station", watching every area)
+    positions = { "Filling console" = ["Filling"], "Packing console" = ["Packing"] }
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from typing import Any
 from hmi.config.checker import Checker, declared, sorted_keys
 from hmi.config.locate import Path
 from hmi.core.alarm_expr import ExpressionError, parse_expression
+from hmi.core.alarm_kpi import NO_POSITION
 from hmi.core.alarm_rules import AlarmKind, AlarmRule, Guidance, Priority
 from hmi.core.datatypes import DataType
 from hmi.core.samples import Value
@@ -41,7 +45,7 @@ _KEYS = frozenset({
     "priority", "message", "area", "equipment", "cause", "consequence", "action",
     "latching", "when", "setpoint_tag", "suppress_when",
 })
-_SETTINGS_KEYS = frozenset({"max_shelve_minutes", "ack_comment_required"})
+_SETTINGS_KEYS = frozenset({"max_shelve_minutes", "ack_comment_required", "positions"})
 _ANALOG_ORDER = (AlarmKind.LOLO, AlarmKind.LO, AlarmKind.HI, AlarmKind.HIHI)
 MAX_DELAY_S = 3600.0
 
@@ -224,4 +228,51 @@ def parse_alarm_settings(check: Checker, raw: dict[str, Any]) -> AlarmSettings:
             check.error(("alarming", "ack_comment_required"),
                         f"alarming.ack_comment_required: unknown priority {value!r}; "
                         f"allowed: {', '.join(p.value for p in Priority)}")
-    return AlarmSettings(minutes, tuple(priorities))
+    positions = _positions(check, table, _areas(raw))
+    return AlarmSettings(minutes, tuple(priorities), positions)
+
+
+def _areas(raw: dict[str, Any]) -> set[str]:
+    """The areas [[alarms]] blocks name, valid blocks or not (each is reported apart)."""
+    entries = raw.get("alarms", [])
+    if not isinstance(entries, list):
+        return set()
+    return {e["area"] for e in entries if isinstance(e, dict) and isinstance(e.get("area"), str)}
+
+
+def _positions(check: Checker, table: dict[str, Any], areas: set[str]
+               ) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """``positions = { "Filling console" = ["Filling"], ... }``: each area at most once,
+    and only areas some [[alarms]] block names (a misspelt one would watch nothing)."""
+    if "positions" not in table:
+        return ()
+    path: Path = ("alarming", "positions")
+    example = 'e.g. positions = { "Filling console" = ["Filling"] }'
+    positions = table["positions"]
+    if not isinstance(positions, dict) or not positions:
+        check.error(path, f"alarming.positions must name operator positions and the areas "
+                    f"each watches, {example}")
+        return ()
+    owner: dict[str, str] = {}
+    parsed: list[tuple[str, tuple[str, ...]]] = []
+    in_use = ", ".join(repr(a) for a in sorted(areas - {""})) or "none"
+    for name, listed in positions.items():
+        where: Path = (*path, name)
+        if not name.strip() or name == NO_POSITION:
+            check.error(where, f"alarming.positions: {name!r} cannot name a position")
+            continue
+        if not isinstance(listed, list) or not listed or \
+                not all(isinstance(area, str) and area for area in listed):
+            check.error(where, f"alarming.positions: position {name!r} needs a list of the "
+                        f"areas it watches, {example}")
+            continue
+        for area in listed:
+            if area in owner:
+                check.error(where, f"alarming.positions: area {area!r} is listed twice (by "
+                            f"{owner[area]!r} and {name!r}); give each area one position")
+            elif area not in areas:
+                check.error(where, f"alarming.positions: position {name!r}: no alarm has "
+                            f"area {area!r}; areas in use: {in_use}")
+            owner.setdefault(area, name)
+        parsed.append((name, tuple(dict.fromkeys(listed))))
+    return tuple(parsed)

@@ -115,6 +115,9 @@ class Device:
     write_multiple: bool = False
     security: OpcUaSecurity = OpcUaSecurity()
     subscriptions: bool = True  # OPC UA: False polls with Read at poll_interval
+    # OPC UA: also show the server's own alarms (Part 9 Alarms & Conditions) through a
+    # session of their own (hmi.devices.opcua_conditions)
+    alarms_and_conditions: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,10 +197,13 @@ class HistorianSettings:
 
 @dataclass(frozen=True, slots=True)
 class AlarmSettings:
-    """``[alarming]``: how long a shelve may last, which priorities need an ack comment."""
+    """``[alarming]``: how long a shelve may last, which priorities need an ack comment,
+    and the operator positions the alarm performance report counts per."""
 
     max_shelve_minutes: float = 480.0  # 8 h: a shift
     ack_comment_required: tuple[str, ...] = ("critical",)  # Priority values
+    # (position, the areas it watches); empty: one position watching every area
+    positions: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

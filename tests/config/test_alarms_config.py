@@ -113,7 +113,7 @@ def test_alarming_settings():
     errors = errors_of(bad)
     assert errors == [
         f"site.toml:{line_of(bad, 'horn')}: unknown key 'horn' in [alarming]; allowed: "
-        "ack_comment_required, max_shelve_minutes",
+        "ack_comment_required, max_shelve_minutes, positions",
         f"site.toml:{line_of(bad, 'max_shelve')}: max_shelve_minutes = 0 is out of range; "
         "allowed a number 1..10080",
         f"site.toml:{line_of(bad, 'ack_comment')}: alarming.ack_comment_required: unknown "
