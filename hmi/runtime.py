@@ -3,7 +3,10 @@
 Built by the composition root (hmi/app.py) and by CLI commands that need no GUI. The
 devices run on their own loop and thread (hmi.devices.host); their Samples arrive on this
 loop's TagBus, and every consumer (historian, production recorder; the screens' feed is
-added by the app) reads them through the one ConsumerRunner.
+added by the app) reads them through the one ConsumerRunner. From start to stop the
+runtime holds the data folder's station lock (hmi.store.station_lock): one station per
+folder, and `hmi alarms ack/shelve` hand their requests to it (AlarmRequestDesk) instead
+of writing the alarm states behind its engine's back.
 """
 
 from __future__ import annotations
@@ -16,25 +19,30 @@ from pathlib import Path
 
 from hmi.core.bus import TagBus
 from hmi.core.consumers import ConsumerRunner
-from hmi.core.site import Site
+from hmi.core.site import DeviceKind, Site
 from hmi.core.status import DeviceStatus
-from hmi.folders import DATABASE_FILE
-from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key
+from hmi.devices.opcua_conditions import ConditionSource
+from hmi.folders import DATABASE_FILE, PKI_FOLDER
+from hmi.mes.secrets import SecretError, has_usable_backend, read_api_key, read_password
 from hmi.mes.sender import OutboxSender
 from hmi.security.session import Session
 from hmi.services.alarm_actions import AlarmActions
+from hmi.services.alarm_requests import AlarmRequestDesk
 from hmi.services.alarms import AlarmEngine
 from hmi.services.historian import HistorianService, RetentionPolicy
 from hmi.services.history import History
 from hmi.services.production import OutboxQueue, ProductionRecorder, ProductionService
 from hmi.services.security import StationSecurity
+from hmi.services.server_alarms import ServerAlarmActions
 from hmi.services.writes import WriteService
 from hmi.station import build_devices
+from hmi.store.alarm_requests import AlarmRequestRepository
 from hmi.store.alarms import AlarmRepository
 from hmi.store.database import Database, open_database
 from hmi.store.events import EventRepository
 from hmi.store.historian_query import HistorianQuery
 from hmi.store.outbox import OutboxRepository
+from hmi.store.station_lock import StationLock
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +130,21 @@ class Runtime:
                         maxsize=self.alarms.queue_size, tags=self.alarms.tags)
         self._alarm_statuses = self.devices.add_status_listener(self.alarms.on_device_status)
         self.alarm_actions = AlarmActions(self.alarms, self.guard)
+        # the alarms OPC UA servers raise themselves (Part 9), for the devices that say
+        # alarms_and_conditions = true: a session each, on this loop (events are few)
+        self.condition_sources = {
+            d.name: ConditionSource(d, pki_dir=data_dir / PKI_FOLDER,
+                                    password_provider=read_password)
+            for d in site.devices if d.kind is DeviceKind.OPCUA and d.alarms_and_conditions
+        }
+        self.server_alarms = ServerAlarmActions(self.condition_sources, self.guard,
+                                                self.audit.record, site.alarm_settings)
+        # `hmi alarms ack/shelve` while this station runs: performed as at the screen
+        self.alarm_requests = AlarmRequestDesk(
+            self.alarm_actions, AlarmRequestRepository(self.database), self.user_store)
+        self.station_lock = StationLock(data_dir, "the HMI app")
         self._tasks: list[asyncio.Task[None]] = []
+        self._desk: asyncio.Task[None] | None = None
 
     def add_status_listener(self, listener: Callable[[DeviceStatus], None]
                             ) -> Callable[[], None]:
@@ -131,16 +153,29 @@ class Runtime:
         return self.devices.add_status_listener(listener)
 
     async def start(self) -> None:
+        """Raises StationBusyError (a StoreError) when another station runs on the data
+        folder; ``stop`` is still to be called."""
+        await asyncio.to_thread(self.station_lock.acquire)
         self.bus.attach(asyncio.get_running_loop())
         if self.sender is not None:
             self._tasks.append(asyncio.create_task(self.sender.run(), name="mes-sender"))
         self.runner.start()
+        self._desk = asyncio.create_task(self.alarm_requests.run(), name="alarm-requests")
         await self.devices.start()
+        for source in self.condition_sources.values():
+            source.start()
 
     async def stop(self) -> None:
         """Stop the devices, let the consumers store what they were handed, stop the
-        tasks, close the database; bounded in time."""
+        tasks, close the database, release the station lock; bounded in time."""
         self._alarm_statuses()  # the devices stopping is not a communication alarm
+        for source in self.condition_sources.values():
+            await source.stop()
+        self.alarm_requests.stop()  # the request in hand is finished, none taken after
+        if self._desk is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._desk, timeout=5)
+            self._desk = None
         await self.devices.stop()
         self.bus.flush()  # samples handed over as the devices stopped reach the queues
         await self.runner.stop()  # the historian writes what it has (bounded)
@@ -151,6 +186,7 @@ class Runtime:
                 await asyncio.wait_for(task, timeout=5)
         self._tasks.clear()
         self.database.close()
+        self.station_lock.release()  # last: nobody acts on the store before it is closed
 
 
 def _kept_for(policy: RetentionPolicy) -> float | None:

@@ -4,7 +4,7 @@ Reads the alarm states the running app (or the last run) journalled in the data 
 database, with each alarm's priority, message and area from the site file. Active and
 unacknowledged alarms first, then by priority and by how long they have been so;
 ``--all`` lists normal ones too; ``--json`` for scripts. Acknowledging and shelving from
-the command line come with the alarm screens.
+the command line: hmi.commands.alarm_actions.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ Command = Callable[[argparse.Namespace], int]
 
 DEFAULT_STATUS_SECONDS = 3.0
 TIME_HELP = "ISO-8601 (local time without a zone; Z or +02:00 with one), or now, -8h, -1d"
+ALARM_WHEN_HELP = 'local time: YYYY-MM-DD or "YYYY-MM-DD HH:MM"'
 # "--from -8h": argparse would take "-8h" for an option; relative times are values.
 _RELATIVE_TIME = re.compile(r"^-\d+(\.\d+)?[smhdw]?$")
 
@@ -291,6 +292,63 @@ def _register_alarms(commands: SubParsers) -> None:
     listing.add_argument("--all", action="store_true", help="normal alarms too")
     listing.add_argument("--json", action="store_true", help="as JSON, for scripts")
     listing.set_defaults(func=deferred("alarms", "cmd_list"))
+
+    report = actions.add_parser(
+        "report", help="alarm performance over a time range (EEMUA 191, ISA-18.2): rates, "
+                       "floods, chattering, stale, bad actors, priority mix")
+    _site_argument(report)
+    add_data_argument(report)
+    report.add_argument("--from", dest="start", metavar="WHEN",
+                        help=f"{ALARM_WHEN_HELP} (default: 24 h before --to)")
+    report.add_argument("--to", dest="end", metavar="WHEN",
+                        help=f"{ALARM_WHEN_HELP} (default: now)")
+    report.add_argument("--json", action="store_true", help="every figure as JSON")
+    report.set_defaults(func=deferred("alarm_report", "cmd_report"))
+    _register_alarm_actions(actions)
+
+
+def _register_alarm_actions(actions: SubParsers) -> None:
+    """`hmi alarms ack/shelve/unshelve` (hmi.commands.alarm_actions)."""
+    ack = actions.add_parser("ack", help="acknowledge alarms as a user (--as)")
+    ack.add_argument("alarms", nargs="+", metavar="ALARM", help="alarm names, as in the site")
+    ack.add_argument("--comment", default="", metavar="TEXT",
+                     help="what was seen or done (required for [alarming] "
+                          "ack_comment_required priorities)")
+    shelve = actions.add_parser("shelve", help="set an alarm aside for a while, as a user")
+    shelve.add_argument("alarm", metavar="ALARM")
+    shelve.add_argument("--minutes", type=_shelve_minutes, required=True, metavar="N",
+                        help="how long (at most [alarming] max_shelve_minutes)")
+    shelve.add_argument("--reason", required=True, metavar="TEXT", help="why (audited)")
+    unshelve = actions.add_parser("unshelve", help="end an alarm's shelve, as a user")
+    unshelve.add_argument("alarm", metavar="ALARM")
+    unshelve.add_argument("--comment", default="", metavar="TEXT", help="why (audited)")
+    for parser, function in ((ack, "cmd_ack"), (shelve, "cmd_shelve"),
+                             (unshelve, "cmd_unshelve")):
+        _site_argument(parser)
+        add_data_argument(parser)
+        add_login_arguments(parser)
+        parser.add_argument(
+            "--wait", type=_wait_seconds, default=10.0, metavar="S",
+            help="while the app runs on the data folder: how long to wait for its answer "
+                 "before withdrawing the request (default 10)")
+        parser.set_defaults(func=deferred("alarm_actions", function))
+
+
+def _shelve_minutes(text: str) -> float:
+    try:
+        minutes = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of minutes") from None
+    if not 0 < minutes < float("inf"):
+        raise argparse.ArgumentTypeError("must be more than 0 minutes")
+    return minutes
+
+
+def _wait_seconds(text: str) -> float:
+    seconds = positive_seconds(text)
+    if seconds > 60:
+        raise argparse.ArgumentTypeError("must be at most 60 seconds")
+    return seconds
 
 
 def _register_secrets(commands: SubParsers) -> None:

@@ -37,6 +37,7 @@ KEYS = {
         "username",
         "password_secret",
         "subscriptions",
+        "alarms_and_conditions",
     },
 }
 ALL_KEYS = frozenset().union(*KEYS.values())
@@ -200,11 +201,13 @@ def _opcua(
         policy or SecurityPolicy.NONE, mode or SecurityMode.NONE, username, secret
     )
     subscriptions = check.flag(entry, (*path, "subscriptions"), default=True)
+    alarms = check.flag(entry, (*path, "alarms_and_conditions"), default=False)
     return Device(
         name,
         DeviceKind.OPCUA,
         endpoint=endpoint,
         security=security,
         subscriptions=subscriptions,
+        alarms_and_conditions=alarms,
         **common,
     )

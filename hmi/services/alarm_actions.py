@@ -5,20 +5,23 @@ audited and raises PermissionDeniedError naming the roles that may), its signatu
 the site asks for one ([security.signatures]), and its text (a comment required for the
 priorities in [alarming] ack_comment_required; a reason always for shelving and for out
 of service). The alarm's journal row, its state and the audit row commit together
-(AlarmEngine.act). Alarms the state machine refuses (already acknowledged, not latched,
-...) are answered with the reason and change nothing; the others go ahead.
+(AlarmEngine.act), with the answer of the command line's request when the action is one
+(``request``: hmi.services.alarm_requests). Alarms the state machine refuses (already
+acknowledged, not latched, ...) are answered with the reason and change nothing; the
+others go ahead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from hmi.core.alarm_rules import Priority
+from hmi.core.alarm_rules import AlarmRule, Priority
 from hmi.core.alarm_states import AlarmEvent, AlarmState, AlarmTransition
 from hmi.core.audit import AuditEntry
 from hmi.core.security import Action, Actor, InputRejectedError, Signature, clean_text
+from hmi.core.site import AlarmSettings
 from hmi.services.alarms import AlarmEngine
 from hmi.services.guard import Guard
 
@@ -36,35 +39,48 @@ class UnknownAlarmError(LookupError):
     """No alarm of that name is configured."""
 
 
+def comment_required(rules: Mapping[str, AlarmRule], settings: AlarmSettings,
+                     names: Sequence[str]) -> bool:
+    """Whether acknowledging these alarms needs a comment ([alarming]
+    ack_comment_required names their priority)."""
+    needed = frozenset(Priority(p) for p in settings.ack_comment_required)
+    return any(rules[name].priority in needed for name in names)
+
+
 class AlarmActions:
     def __init__(self, engine: AlarmEngine, guard: Guard,
                  clock: Callable[[], float] = time.time) -> None:
         self._engine = engine
         self._guard = guard
         self._clock = clock
-        self._comment_for = frozenset(Priority(p) for p in
-                                      engine.settings.ack_comment_required)
 
     def comment_required(self, names: Sequence[str]) -> bool:
         """Whether acknowledging these alarms needs a comment (the GUI asks for one)."""
-        return any(self._engine.rules[name].priority in self._comment_for for name in names)
+        return comment_required(self._engine.rules, self._engine.settings, names)
 
     async def acknowledge(self, names: Sequence[str], actor: Actor | None,
-                          comment: str = "") -> dict[str, str]:
+                          comment: str = "", signature: Signature | None = None, *,
+                          request: int | None = None) -> dict[str, str]:
         """Acknowledge each alarm; {name: why it was refused, "" if acknowledged}.
-        A latched alarm whose process is normal is reset too (one action)."""
+        A latched alarm whose process is normal is reset too (one action).
+        ``request``: the command line's request this answers (one alarm)."""
         self._known(names)
+        if request is not None and len(names) != 1:
+            raise ValueError("a request is about one alarm")
         comment = clean_text(comment, "comment", required=self.comment_required(names))
         latched = [n for n in names
                    if self._engine.record(n).alarm.state is AlarmState.LATCHED]
         plain = [n for n in names if n not in latched]
-        said = await self._do(plain, AlarmEvent.ACK, actor, comment) if plain else {}
+        said = (await self._do(plain, AlarmEvent.ACK, actor, comment, signature,
+                               request=request) if plain else {})
         if latched:
-            said |= await self._do(latched, AlarmEvent.RESET, actor, comment)
+            said |= await self._do(latched, AlarmEvent.RESET, actor, comment, signature,
+                                   request=request)
         return {name: said[name] for name in names}
 
     async def shelve(self, name: str, actor: Actor | None, minutes: float, reason: str,
-                     signature: Signature | None = None) -> str:
+                     signature: Signature | None = None, *,
+                     request: int | None = None) -> str:
         """Shelve for ``minutes`` (at most [alarming] max_shelve_minutes); a reason is
         required. Returns "" or why the state machine refused."""
         self._known([name])
@@ -73,13 +89,15 @@ class AlarmActions:
             raise InputRejectedError("a shelve needs a length in minutes, more than 0")
         until = self._clock() + minutes * 60
         said = await self._do([name], AlarmEvent.SHELVE, actor, reason, signature,
-                              until=until)
+                              until=until, request=request)
         return said[name]
 
-    async def unshelve(self, name: str, actor: Actor | None, comment: str = "") -> str:
+    async def unshelve(self, name: str, actor: Actor | None, comment: str = "",
+                       signature: Signature | None = None, *,
+                       request: int | None = None) -> str:
         self._known([name])
         said = await self._do([name], AlarmEvent.UNSHELVE, actor,
-                              clean_text(comment, "comment"))
+                              clean_text(comment, "comment"), signature, request=request)
         return said[name]
 
     async def remove_from_service(self, name: str, actor: Actor | None, reason: str,
@@ -110,7 +128,8 @@ class AlarmActions:
 
     async def _do(self, names: Sequence[str], event: AlarmEvent, actor: Actor | None,
                   text: str, signature: Signature | None = None,
-                  until: float | None = None) -> dict[str, str]:
+                  until: float | None = None, request: int | None = None,
+                  ) -> dict[str, str]:
         action = _ACTIONS[event]
         target = f"alarm {names[0]}" if len(names) == 1 else f"{len(names)} alarms"
         # in a thread: a refusal writes its audit row (a durable commit, not on the loop)
@@ -126,7 +145,8 @@ class AlarmActions:
                               new_value=new_value, reason=text, meaning=meaning)
 
         steps = await self._engine.act(names, event, user=who.name, comment=text,
-                                       until=until, audit_for=audit_for)
+                                       until=until, audit_for=audit_for,
+                                       request=request)
         return {name: result.refused for name, result in steps.items()}
 
 

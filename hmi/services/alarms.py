@@ -40,6 +40,7 @@ from hmi.core.listeners import Listeners
 from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import AlarmSettings
 from hmi.core.status import ConnectionState, DeviceStatus
+from hmi.store.alarm_requests import RequestAnswer, RequestStatus
 from hmi.store.alarms import AlarmRepository
 from hmi.store.database import StoreError
 
@@ -135,6 +136,13 @@ class AlarmEngine:
                 if not batch and queue.closed:
                     await self._commit([], final=True)
                     return
+
+    async def open(self) -> None:
+        """The states back from the store, without running the data path: for a process
+        that only acts on alarms (`hmi alarms ack` while no station runs). Shelves that
+        expired meanwhile end, as at a station's start."""
+        if not self._loaded:
+            await self._load()
 
     async def _load(self) -> None:
         latching = {name: rule.latching for name, rule in self.rules.items()}
@@ -232,12 +240,15 @@ class AlarmEngine:
     async def act(self, names: Sequence[str], event: AlarmEvent, *, user: str,
                   comment: str = "", until: float | None = None,
                   audit_for: Callable[[AlarmTransition], AuditEntry] | None = None,
-                  ) -> dict[str, Step]:
+                  request: int | None = None) -> dict[str, Step]:
         """An operator's ``event`` on each alarm of ``names``: each Step says whether it
         was refused and why. The transitions of those not refused, their state rows and
         their audit rows (``audit_for``) commit in one transaction before this returns;
-        if the store refuses, StoreError and nothing changed. Waits for the states to be
-        back from the store when the station is just starting."""
+        if the store refuses, StoreError and nothing changed. ``request``: the command
+        line's request (hmi.store.alarm_requests) this performs, answered in that same
+        transaction (RequestWithdrawnError, nothing changed, if it is no longer pending).
+        Waits for the states to be back from the store when the station is just
+        starting."""
         await self._ready.wait()
         async with self._lock:
             now = self._clock()
@@ -257,7 +268,9 @@ class AlarmEngine:
             # in the same transaction: the journal stays in order, and the state rows
             # are left by the newest transition, never rewound by an older one
             pending = list(self._unstored)
-            await asyncio.to_thread(self._store.record, pending + transitions, entries)
+            answers = [] if request is None else [_answer(request, steps)]
+            await asyncio.to_thread(self._store.record, pending + transitions, entries,
+                                    answers)
             del self._unstored[:len(pending)]
             self._retry_at = -math.inf
             for _, record in made:
@@ -327,10 +340,22 @@ class AlarmEngine:
         self._retry_at = -math.inf
 
 
+def _answer(request: int, steps: dict[str, Step]) -> RequestAnswer:
+    """Done, with the state it left, if no alarm was refused; else why."""
+    refused = [f"{name}: {result.refused}" if len(steps) > 1 else result.refused
+               for name, result in steps.items() if not result.ok]
+    if refused:
+        return RequestAnswer(request, RequestStatus.REFUSED, "; ".join(refused))
+    return RequestAnswer(request, RequestStatus.DONE,
+                         ", ".join(result.after.state.value for result in steps.values()))
+
+
 def _text(sample: Sample) -> str:
     value = sample.value
     if sample.quality is Quality.BAD:
         return f"BAD: {sample.detail}" if sample.detail else "BAD"
+    if isinstance(value, bool):
+        return "ON" if value else "OFF"
     if isinstance(value, float):
         return f"{value:.6g}"
     return str(value)

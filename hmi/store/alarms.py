@@ -2,7 +2,9 @@
 
 ``record`` writes a batch of transitions in one transaction: a journal row each, and the
 alarm's state row (insert or update) as the last transition of the batch left it. So the
-states are never ahead of, nor behind, the journal.
+states are never ahead of, nor behind, the journal. An operator's action adds its audit
+rows, and, when it came from the command line, the request's answer
+(hmi.store.alarm_requests), to that transaction.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hmi.core.alarm_states import Alarm, AlarmEvent, AlarmRecord, AlarmState, AlarmTransition
 from hmi.core.audit import AuditEntry
 from hmi.store import audit
+from hmi.store.alarm_requests import RequestAnswer, settle
 from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
 from hmi.store.schema.alarms import alarm_journal, alarm_states
@@ -56,10 +59,12 @@ class AlarmRepository:
         return {row["name"]: _record(row, latching.get(row["name"], False)) for row in rows}
 
     def record(self, transitions: Sequence[AlarmTransition],
-               audit_entries: Sequence[AuditEntry] = ()) -> None:
+               audit_entries: Sequence[AuditEntry] = (),
+               answers: Sequence[RequestAnswer] = ()) -> None:
         """The journal rows, the resulting states and (for an operator's action) its
-        audit rows, in one transaction."""
-        if not transitions:
+        audit rows and the answers of the requests it performs, in one transaction.
+        RequestWithdrawnError if a request is no longer pending: then nothing is written."""
+        if not transitions and not answers:
             return
         last: dict[str, AlarmTransition] = {}
         since: dict[str, float] = {}
@@ -69,8 +74,11 @@ class AlarmRepository:
                 since[transition.name] = transition.time
         try:
             with self._db.engine.begin() as connection:
-                connection.execute(insert(alarm_journal), [_journal(t) for t in transitions])
-                _store_states(connection, list(last.values()), since)
+                settle(connection, answers, self._audit_clock())  # first: may refuse all
+                if transitions:
+                    connection.execute(insert(alarm_journal),
+                                       [_journal(t) for t in transitions])
+                    _store_states(connection, list(last.values()), since)
                 for entry in audit_entries:
                     audit.append(connection, entry, self._audit_clock)
         except SQLAlchemyError as exc:

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "hmi" / "store" / "schema"
 AREAS = {
-    "hmi.store.schema.alarms": {"alarm_states", "alarm_journal"},
+    "hmi.store.schema.alarms": {"alarm_states", "alarm_journal", "alarm_requests"},
     "hmi.store.schema.historian": {"historian_tags", "historian_samples", "historian_minutes"},
     "hmi.store.schema.production": {"production_events", "event_confirmations", "outbox"},
     "hmi.store.schema.security": {"users", "audit_trail", "audit_head"},
