@@ -11,6 +11,7 @@ import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import qasync
@@ -20,10 +21,14 @@ from PySide6.QtWidgets import QApplication, QWidget
 from hmi.core.bus import OverflowPolicy
 from hmi.core.site import Site
 from hmi.gui.access import AccessController
+from hmi.gui.alarm_view import AlarmScreenParts
 from hmi.gui.feed import TagFeed
 from hmi.gui.main_window import MainWindow
 from hmi.runtime import Runtime
+from hmi.services.alarm_journal import AlarmJournal
+from hmi.services.alarm_report import read_alarm_report
 from hmi.services.audit import AuditService
+from hmi.services.station_alarms import StationAlarms
 from hmi.store.audit import AuditFilter
 
 log = logging.getLogger(__name__)
@@ -150,6 +155,9 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
     # display wants the newest: drop the oldest), the bus's latest values for a new view
     feed = TagFeed(current=runtime.bus.latest)
     runtime.runner.add(feed, overflow=OverflowPolicy.DROP_OLDEST, maxsize=SCREEN_QUEUE)
+    # one alarm list: the station's own and its PLCs' servers' (OPC UA Part 9)
+    station_alarms = StationAlarms(runtime.alarms, runtime.alarm_actions,
+                                   runtime.server_alarms)
     window = MainWindow(
         runtime.site,
         feed,
@@ -164,7 +172,13 @@ def build_main_window(runtime: Runtime, os_user: str = "") -> MainWindow:
         access=access,
         audit=AuditService(runtime.audit, runtime.guard, lambda: runtime.session.actor),
         audit_filter=AuditFilter,
+        alarms=AlarmScreenParts(station_alarms, station_alarms,
+                                AlarmJournal(runtime.alarm_store),
+                                runtime.site.alarm_settings.max_shelve_minutes,
+                                report=partial(read_alarm_report, runtime.alarm_store,
+                                               runtime.site)),
     )
+    window.closed.connect(station_alarms.close)
     feed.setParent(window)
     window.closed.connect(lambda: _stop_feed(runtime, feed))
     for remove in (runtime.add_status_listener(window.on_device_status),

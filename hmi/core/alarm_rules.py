@@ -35,7 +35,10 @@ class Priority(enum.Enum):
     @property
     def rank(self) -> int:
         """0 for the most urgent."""
-        return list(Priority).index(self)
+        return _RANKS[self]
+
+
+_RANKS = {priority: rank for rank, priority in enumerate(Priority)}
 
 
 class AlarmKind(enum.Enum):
@@ -86,6 +89,12 @@ class AlarmRule:
     guidance: Guidance = Guidance()
     suppress_when: str = ""  # an expression over tags (hmi.core.alarm_expr)
     device: str = ""  # a bad_quality alarm on a device's communication (``tag`` empty)
+    source: str = ""  # "" for this station's rules; else who raises it (a PLC's server)
+    title: str = ""  # what the screens call it, when not its name (a server's condition)
+
+    @property
+    def shown_name(self) -> str:
+        return self.title or self.name
 
     @property
     def tags(self) -> tuple[str, ...]:

@@ -20,8 +20,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QBoxLayout,
+    QFrame,
     QLabel,
     QMainWindow,
+    QScrollArea,
     QSplitter,
     QStatusBar,
     QTabWidget,
@@ -35,6 +37,13 @@ from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.site import Site
 from hmi.core.status import DeviceStatus
 from hmi.gui.access import AccessController, ViewOnlySession
+from hmi.gui.alarm_banner import AlarmBanner
+from hmi.gui.alarm_journal_view import AlarmJournalView
+from hmi.gui.alarm_kpi_view import AlarmKpiView
+from hmi.gui.alarm_markers import AlarmTrendMarkers
+from hmi.gui.alarm_model import AlarmSummaryModel
+from hmi.gui.alarm_sound import Annunciator, platform_player
+from hmi.gui.alarm_view import AlarmScreenParts, AlarmSummaryView
 from hmi.gui.audit_view import AuditFilterFactory, AuditReader, AuditView
 from hmi.gui.device_status import DataPathIndicator, DeviceStatusBar
 from hmi.gui.device_view import DeviceView
@@ -86,13 +95,15 @@ class MainWindow(QMainWindow):
         access: AccessController | None = None,
         audit: AuditReader[Any] | None = None,
         audit_filter: AuditFilterFactory[Any] | None = None,
+        alarms: AlarmScreenParts | None = None,
     ) -> None:
         """``feed`` gives each view the samples of the tags it shows; ``os_user`` is the
         operating-system account the HMI runs under (logged; who acts is ``access``'s
         user), ``history`` fills the trend from the historian
         (live data only without it), ``shift_starts`` enables "Last shift",
         ``trend_sets`` is the folder for saved trend sets (``<data dir>/trends``),
-        ``audit`` and ``audit_filter`` fill the Audit tab (no tab without them)."""
+        ``audit`` and ``audit_filter`` fill the Audit tab (no tab without them),
+        ``alarms`` the alarm banner and the Alarms and Alarm journal tabs."""
         super().__init__()
         log.info("main window under OS account %s", os_user or "?")
         form = load_ui("main_window")
@@ -135,6 +146,7 @@ class MainWindow(QMainWindow):
         self._host("deviceBox").addWidget(self.device_view)
         self._tabs = _child(self, QTabWidget, "viewTabs")
         self._place_access_views(audit, audit_filter)
+        self._place_alarm_views(alarms)
         self.device_view.refreshed.connect(self._on_devices_refreshed)
         self._on_devices_refreshed(*self.device_view.model.counts())
         # a status change reaches the status bar and the Devices tab at once (pushed)
@@ -167,6 +179,62 @@ class MainWindow(QMainWindow):
             self._tabs.currentChanged.connect(self._on_tab_changed)
         else:
             self._tabs.removeTab(self._tabs.indexOf(audit_tab))
+
+    def _place_alarm_views(self, parts: AlarmScreenParts | None) -> None:
+        """The banner on every screen, the Alarms and Alarm journal tabs, the horn and
+        the alarm markers on the trend (none of them without an alarm engine)."""
+        self.alarm_model: AlarmSummaryModel | None = None
+        self.alarm_view: AlarmSummaryView | None = None
+        self.alarm_banner: AlarmBanner | None = None
+        self.annunciator: Annunciator | None = None
+        self.alarm_journal: AlarmJournalView | None = None
+        self.alarm_markers: AlarmTrendMarkers | None = None
+        self.alarm_kpis: AlarmKpiView | None = None
+        if parts is None or parts.report is None:
+            self._tabs.removeTab(self._tabs.indexOf(_child(self, QWidget, "kpiTab")))
+        else:
+            self.alarm_kpis = AlarmKpiView(parts.report)
+            scroll = QScrollArea()  # its figures must not make every tab as tall
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(self.alarm_kpis)
+            self._host("kpiTab").addWidget(scroll)
+        if parts is None:
+            for name in ("alarmsTab", "journalTab"):
+                self._tabs.removeTab(self._tabs.indexOf(_child(self, QWidget, name)))
+            _child(self, QWidget, "alarmBannerBox").hide()
+            return
+        self.alarm_model = AlarmSummaryModel(parts.board, self)
+        self.alarm_view = AlarmSummaryView(self.alarm_model, parts.handling, parts.journal,
+                                           self.access, parts.max_shelve_minutes)
+        self._host("alarmsTab").addWidget(self.alarm_view)
+        self.annunciator = Annunciator(self.alarm_model, parts.player or platform_player(),
+                                       self)
+        self.alarm_banner = AlarmBanner(self.alarm_model, self.annunciator)
+        self._host("alarmBannerBox").addWidget(self.alarm_banner)
+        self.alarm_banner.open_alarm.connect(self.alarm_view.open_details)
+        self.alarm_banner.show_list.connect(self.show_alarm_list)
+        self.alarm_journal = AlarmJournalView(parts.board, parts.journal)
+        self._host("journalTab").addWidget(self.alarm_journal)
+        self.alarm_markers = AlarmTrendMarkers(self.trend, parts.board, parts.journal,
+                                               self.alarm_view.open_details)
+        self.alarm_model.changed.connect(self._on_alarms_changed)
+        self._on_alarms_changed()
+
+    def show_alarm_list(self) -> None:
+        self._tabs.setCurrentWidget(_child(self, QWidget, "alarmsTab"))
+
+    def _on_alarms_changed(self) -> None:
+        """The Alarms tab says how many wait for acknowledgement, even while hidden."""
+        if self.alarm_model is None:
+            return
+        unacked = self.alarm_model.counts()["unacked"]
+        index = self._tabs.indexOf(_child(self, QWidget, "alarmsTab"))
+        text = f"Alarms — {unacked} unacknowledged" if unacked else "Alarms"
+        if self._tabs.tabText(index) != text:
+            self._tabs.setTabText(index, text)
+            self._tabs.tabBar().setTabTextColor(index, _DOWN_TAB_TEXT if unacked
+                                                else QColor())
 
     def _on_tab_changed(self, index: int) -> None:
         """Reading the audit trail needs rows, not the trend: the Audit tab takes the
@@ -218,6 +286,17 @@ class MainWindow(QMainWindow):
         self._clock.setText(format_clock(time.time()))
         self.trend.refresh()
 
+    def _close_alarm_views(self) -> None:
+        if self.annunciator is not None:
+            self.annunciator.stop()
+        for view in (self.alarm_view, self.alarm_journal):
+            if view is not None:
+                view.close_view()
+        if self.alarm_markers is not None:
+            self.alarm_markers.close()
+        if self.alarm_model is not None:
+            self.alarm_model.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self._tick.stop()
         self.access.stop()
@@ -227,5 +306,6 @@ class MainWindow(QMainWindow):
         self.tag_model.close()
         self.events.close_view()
         self.trend.close_view()
+        self._close_alarm_views()
         super().closeEvent(event)
         self.closed.emit()

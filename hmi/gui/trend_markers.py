@@ -7,9 +7,11 @@ as its tooltip. Alarms are red (abnormal); everything else stays grey-blue (ISA-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from hmi.core.markers import MarkerKind, TrendMarker
@@ -30,17 +32,35 @@ def _label_opts(colour: str) -> dict[str, Any]:
 
 
 class _MarkerLine(pg.InfiniteLine):  # type: ignore[misc]  # pyqtgraph is untyped
-    """A fixed line whose label shows only while hovered."""
+    """A fixed line whose label shows only while hovered; a click calls ``on_click``."""
+
+    on_click: Callable[[], None] | None = None
 
     def hoverEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph's API)
         self.label.setVisible(not ev.isExit())
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph's API)
+        if self.on_click is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.on_click()
+        else:
+            super().mouseClickEvent(ev)
 
 
 class _MarkerSpan(pg.LinearRegionItem):  # type: ignore[misc]  # pyqtgraph is untyped
     """A fixed shaded span whose label (on its start line) shows only while hovered."""
 
+    on_click: Callable[[], None] | None = None
+
     def hoverEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph's API)
         self.label.setVisible(not ev.isExit())
+
+    def mouseClickEvent(self, ev: Any) -> None:  # noqa: N802 (pyqtgraph's API)
+        if self.on_click is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self.on_click()
+        else:
+            super().mouseClickEvent(ev)
 
 
 def _tooltip(marker: TrendMarker) -> str:
@@ -67,8 +87,10 @@ class MarkerLayer:
     def item(self, key: str) -> pg.GraphicsObject:
         return self._items[key][1]
 
-    def add_marker(self, marker: TrendMarker) -> str:
-        """Show ``marker``; returns its key (a generated one if the marker has none)."""
+    def add_marker(self, marker: TrendMarker, on_click: Callable[[], None] | None = None
+                   ) -> str:
+        """Show ``marker``; returns its key (a generated one if the marker has none).
+        ``on_click``: called when the operator clicks (touches) the marker."""
         key = marker.key
         if not key:
             self._serial += 1
@@ -76,6 +98,7 @@ class MarkerLayer:
         self.remove_marker(key)
         item = self._build(marker)
         item.setToolTip(_tooltip(marker))
+        item.on_click = on_click
         item.setZValue(20)
         self._canvas.view.addItem(item, ignoreBounds=True)
         self._items[key] = (marker, item)

@@ -386,9 +386,13 @@ def _demo_text() -> str:
     return resources.files("hmi.resources").joinpath("config/demo.toml").read_text("utf-8")
 
 
-def test_demo_config_asks_a_signature_for_confirming_production():
+def test_demo_config_asks_a_signature_for_confirming_production_and_setting_alarms_aside():
     security = parse_site(_demo_text(), "demo.toml").security
-    assert security.signed == {Action.CONFIRM_EVENT: "confirmed production quantity"}
+    assert security.signed == {
+        Action.CONFIRM_EVENT: "confirmed production quantity",
+        Action.SHELVE_ALARM: "shelved an alarm, with the reason given",
+        Action.ALARM_OUT_OF_SERVICE:
+            "took an alarm out of service (or back), with the reason given"}
     # everything else is commented out: the defaults
     assert security == SecuritySettings(signed=security.signed)
 
@@ -408,5 +412,6 @@ def test_demo_config_documents_the_defaults_in_its_commented_security_block():
     commented = text.split("[security.signatures]\n", 1)[1].split("\n\n", 1)[0]
     meanings = [line.removeprefix("# ") for line in commented.splitlines()]
     signed = parse_site(with_security("[security.signatures]", *meanings)).security.signed
-    assert set(signed) == {Action.CONFIRM_EVENT, Action.EDIT_CONFIRMED_EVENT,
+    assert set(signed) == {Action.CONFIRM_EVENT, Action.SHELVE_ALARM,
+                           Action.ALARM_OUT_OF_SERVICE, Action.EDIT_CONFIRMED_EVENT,
                            Action.WRITE_SETPOINT}

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from hmi.app import build_main_window
 from hmi.core.events import ProductionEvent
 from hmi.core.security import Action, Actor, Role
+from hmi.core.site import Site
 from hmi.gui.main_window import MainWindow
 from hmi.mes.secrets import install_memory_keyring
 from hmi.runtime import Runtime
@@ -97,12 +98,15 @@ class Station:
 
 
 @contextmanager
-def station(loop: Any, qtbot: Any, tmp_path: Path, *, signed: bool = False,
+def station(loop: Any, qtbot: Any, tmp_path: Path, *,
+            signed: bool | dict[Action, str] = False, site: Site | None = None,
             **security: Any) -> Iterator[Station]:
-    site = demo_site()
+    """``signed``: True asks for a signature to confirm production; a dict, for those
+    actions with those meanings. ``site``: the demo site unless given."""
+    site = site or demo_site()
     settings = dataclasses.replace(
         site.security, **security,
-        signed={Action.CONFIRM_EVENT: MEANING} if signed else {})
+        signed={Action.CONFIRM_EVENT: MEANING} if signed is True else (signed or {}))
     site = dataclasses.replace(site, security=settings)
     assert site.mes is not None
     install_memory_keyring({site.mes.api_key_secret: "test-key"})

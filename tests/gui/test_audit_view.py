@@ -50,7 +50,7 @@ def test_only_roles_with_view_audit_see_the_rows(qloop, qtbot, tmp_path: Path):
         shot(st.window, "audit-tab-refused.png")
         splitter = st.window.findChild(QSplitter, "mainSplitter")
         audit_height = splitter.sizes()[1]
-        st.window._tabs.setCurrentIndex(0)
+        st.window._tabs.setCurrentWidget(st.window.findChild(QWidget, "tagsTab"))
         assert splitter.sizes()[1] < audit_height, "the trend gets its height back"
         _audit_tab(st)
         assert splitter.sizes()[1] == audit_height

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush
-from PySide6.QtWidgets import QTabWidget
+from PySide6.QtWidgets import QTabWidget, QWidget
 
 from hmi.app import build_main_window
 from hmi.core.diagnostics import DeviceDiagnostics
@@ -134,7 +134,9 @@ def test_main_window_devices_tab_against_the_demo_plant(qloop, qtbot, tmp_path: 
             qtbot.addWidget(window)
             window.show()
             tabs = window.findChild(QTabWidget, "viewTabs")
-            tabs.setCurrentIndex(1)
+            devices = tabs.indexOf(window.findChild(QWidget, "devicesTab"))
+            tags = tabs.indexOf(window.findChild(QWidget, "tagsTab"))
+            tabs.setCurrentIndex(devices)
             model = window.device_view.model
 
             def state_of(device: str) -> str | None:
@@ -145,16 +147,16 @@ def test_main_window_devices_tab_against_the_demo_plant(qloop, qtbot, tmp_path: 
                            and state_of("capper") == "connected", 15, "both connected")
             await wait_for(lambda: (d := model.diagnostics("filler")) is not None
                            and d.requests > 2, 5, "filler requests counted")
-            assert tabs.tabText(1) == "Devices"
+            assert tabs.tabText(devices) == "Devices"
             assert window.device_view.refreshing_counters, "on screen: counters at 1 Hz"
 
-            tabs.setCurrentIndex(0)  # the Devices tab hidden: no counter refresh...
+            tabs.setCurrentIndex(tags)  # the Devices tab hidden: no counter refresh...
             assert not window.device_view.refreshing_counters
             await plant.servers[0].stop()  # ...so only the pushed status can say this
             await wait_for(lambda: state_of("filler") == "disconnected", 5, "filler down")
-            assert tabs.tabText(1) == "Devices — 1 DOWN", "said on the hidden tab too"
+            assert tabs.tabText(devices) == "Devices — 1 DOWN", "said on the hidden tab too"
             assert not window.device_view.refreshing_counters
-            tabs.setCurrentIndex(1)
+            tabs.setCurrentIndex(devices)
             row = [model.index(r, 0).data() for r in range(model.rowCount())].index("filler")
             assert model.index(row, 1).data() == "DISCONNECTED"
             assert model.index(row, 2).data()  # the reason is shown, not just the colour
