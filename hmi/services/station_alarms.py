@@ -5,7 +5,9 @@ acted on the same way by the screens (hmi.core.ports.AlarmBoard, AlarmHandling).
 A server condition appears as an alarm named ``device:condition-id`` (our own names
 never hold a colon), its priority from its severity, its state from the server's
 ActiveState, AckedState and ShelvingState; acknowledging or shelving it goes to the
-server through ServerAlarmActions (permission, signature, audit). A server that cannot
+server through ServerAlarmActions (permission, signature, audit). One that is back to normal,
+acknowledged but not confirmed waits in the list; acknowledging it confirms it (Part 9's
+Confirm). A server that cannot
 be reached is named in ``problems``; its alarms stay listed as last known until the
 ConditionRefresh on its return puts the list right.
 """
@@ -49,8 +51,13 @@ def server_rule(condition: ServerCondition) -> AlarmRule:
 def server_record(condition: ServerCondition, occurrence: int = 0) -> AlarmRecord:
     """``occurrence``: how many times we have seen it become active (the horn sounds
     again for a new one, even within one update of the screen)."""
-    # a server's shelve has no end we are told: it shows as shelved, with no time
-    alarm = Alarm(active=condition.active, acked=condition.acked,
+    # a server's shelve has no end we are told: it shows as shelved, with no time.
+    # Back to normal, acknowledged but not confirmed (Part 9): the server keeps it until
+    # an operator confirms it, so the list shows it as waiting for the operator (the
+    # Acknowledge button confirms it); it does not sound.
+    awaiting_confirm = (not condition.active and condition.acked
+                        and condition.confirmed is False)
+    alarm = Alarm(active=condition.active, acked=condition.acked and not awaiting_confirm,
                   shelved_until=math.inf if condition.shelved else None,
                   out_of_service=not condition.enabled)
     return AlarmRecord(server_name(condition), alarm, condition.time, occurrence)
@@ -141,9 +148,12 @@ class StationAlarms:
             if condition is None or self._servers is None:
                 said[name] = "no longer held by the server (cleared or acknowledged there)"
                 continue
+            # acknowledged already and back to normal: what is left is to confirm it
+            confirm = condition.acked and condition.confirmed is False
+            act = self._servers.confirm if confirm else self._servers.acknowledge
             try:
-                said[name] = await self._servers.acknowledge(
-                    condition.device, condition.condition_id, actor, comment)
+                said[name] = await act(condition.device, condition.condition_id, actor,
+                                       comment)
             except UnknownServerAlarmError:
                 said[name] = "no longer held by the server (cleared or acknowledged there)"
         return {name: said[name] for name in names}

@@ -46,7 +46,7 @@ def test_a_servers_alarms_are_in_the_same_list_acknowledged_there_and_put_right_
     site = demo_site()
     site = dataclasses.replace(site, devices=(*site.devices, boiler))
     with station(qloop, qtbot, tmp_path, site=site) as st:
-        st.add_users("o.otto")
+        st.add_users("o.otto", "m.maier")
         view = st.window.alarm_view
         model = st.window.alarm_model
         source = st.runtime.condition_sources["boiler"]
@@ -80,11 +80,38 @@ def test_a_servers_alarms_are_in_the_same_list_acknowledged_there_and_put_right_
                 assert condition.comment == "level checked on site"
                 audit = [(r.user, r.action) for r in st.runtime.audit.rows()]
                 assert ("o.otto", "ack_alarm:ack") in audit
+                # shelving is the server's to allow: its refusal reaches the operator
+                await st.login("m.maier")
+                view.select(TANK)
+                view.shelve_button.click()
+                shelving = view.dialog
+                assert isinstance(shelving, AlarmActionDialog)
+                shelving.text.setText("level transmitter being replaced")
+                shelving.submit_button.click()
+                await wait_for(lambda: "BadShelvingTimeOutOfRange" in shelving.message.text(),
+                               10, "the server's refusal")
+                shot(shelving, "server-alarm-shelve-refused.png")
+                shelving.reject()
+                # back to normal: it waits, acknowledged, for the operator to confirm it
+                await alarm_server.set("TankLevel", "50")
+                await wait_for(lambda: state(TANK) is AlarmState.RTN_UNACKED, 10,
+                               "waiting to be confirmed")
+                assert st.window.annunciator.sounding is None  # not sounded again
+                view.select(TANK)
+                view.ack_button.click()
+                confirming = view.dialog
+                confirming.text.setText("level normal again")
+                confirming.submit_button.click()
+                await wait_for(lambda: state(TANK) is None, 10, "confirmed and released")
+                audit = [(r.user, r.action) for r in st.runtime.audit.rows()]
+                assert ("m.maier", "ack_alarm:confirm") in audit
+                await alarm_server.set("TankLevel", "95")  # again, for what follows
+                await wait_for(lambda: state(TANK) is AlarmState.UNACKED, 10, "raised again")
                 # the server goes away: said above the list; its alarm stays as last known
                 await asyncio.to_thread(alarm_server.kill)
                 await wait_for(lambda: view.problems.isVisible(), 15, "the problem shown")
                 assert view.problems.text().startswith("Alarms of boiler cannot be had")
-                assert state(TANK) is AlarmState.ACKED
+                assert state(TANK) is AlarmState.UNACKED
                 banner = st.window.alarm_banner  # on every screen, not only the list
                 assert banner.source_problem.isVisible()
                 assert banner.source_problem.text().startswith("Alarms of boiler cannot be")
