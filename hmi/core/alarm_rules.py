@@ -116,15 +116,22 @@ class Condition:
         self._value: float | None = None  # deviation: the tag's last value
         self._last: tuple[float, float] | None = None  # rate: (source time, value)
         self._quiet_after: float | None = None  # rate: no sample since: the rate is 0
+        # the rule's constants, read at every sample (10,000 rules at 1 Hz)
+        self._tag = rule.tag
+        self._setpoint_tag = rule.setpoint_tag or None
+        self._kind = rule.kind
+        self._high = rule.kind.high_side
+        self._limit = rule.limit if rule.limit is not None else math.nan
+        self._band = rule.deadband
 
     def observe(self, sample: Sample) -> bool | None:
-        rule = self.rule
         # delays run on this station's clock (receive_time, as ``tick``'s): a PLC clock
         # off by a minute must not end a 10 s delay at once
-        if rule.setpoint_tag and sample.tag == rule.setpoint_tag:
+        tag = sample.tag
+        if tag == self._setpoint_tag:
             self._setpoint = _number(sample) if sample.quality is not Quality.BAD else None
             return self._settle(self._test_current(), sample.receive_time)
-        if sample.tag != rule.tag:
+        if tag != self._tag:
             return None
         raw = self._test(sample)
         return self._settle(raw, sample.receive_time)
@@ -153,7 +160,7 @@ class Condition:
 
     def _test(self, sample: Sample) -> bool:
         rule = self.rule
-        kind = rule.kind
+        kind = self._kind
         if kind is AlarmKind.BAD_QUALITY:
             return sample.quality is Quality.BAD
         if sample.quality is Quality.BAD:
@@ -178,7 +185,7 @@ class Condition:
         if kind is AlarmKind.DEVIATION:
             self._value = value
             return self._test_current()
-        return self._beyond(value, high=kind.high_side)
+        return self._beyond(value, high=self._high)
 
     def _test_current(self) -> bool:
         """Deviation: the last value against the last set-point."""
@@ -188,10 +195,9 @@ class Condition:
         return self._beyond(abs(value - self._setpoint), high=True)
 
     def _beyond(self, value: float, *, high: bool) -> bool:
-        limit = self.rule.limit
-        assert limit is not None  # the config requires one for every analog kind
-        band = self.rule.deadband if self._raw else 0.0  # on the way back only
-        return value > limit - band if high else value < limit + band
+        # (the config requires a limit for every analog kind)
+        band = self._band if self._raw else 0.0  # on the way back only
+        return value > self._limit - band if high else value < self._limit + band
 
     # -- the delays -----------------------------------------------------------------
 
@@ -209,6 +215,8 @@ class Condition:
 
 def _number(sample: Sample) -> float | None:
     value = sample.value
+    if type(value) is float:  # the common case first
+        return None if math.isnan(value) else value
     if value is None or isinstance(value, str):
         return None
     number = float(value)  # (a bool is 0 or 1)
