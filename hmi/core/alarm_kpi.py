@@ -59,10 +59,10 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, is_dataclass
-from typing import Protocol
 
 from hmi.core.alarm_rules import AlarmRule, Priority
 from hmi.core.alarm_states import AlarmEvent, AlarmState
+from hmi.core.ports import JournalLine
 
 INTERVAL_S = 600.0  # EEMUA 191 counts alarms per 10 minutes
 FLOOD_START = 10  # more than this in one interval starts a flood (ISA-18.2)
@@ -83,20 +83,7 @@ class Verdict(enum.Enum):
     OVER = "over target"
 
 
-class JournalEntry(Protocol):
-    """What the report reads of a journal row (hmi.store.alarms.JournalRow)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def time(self) -> float: ...
-
-    @property
-    def event(self) -> AlarmEvent: ...
-
-    @property
-    def after(self) -> AlarmState: ...
+JournalEntry = JournalLine  # what the report reads of a journal row (name, time, event, after)
 
 
 @dataclass(frozen=True, slots=True)

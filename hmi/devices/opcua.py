@@ -19,7 +19,7 @@ from pathlib import Path
 from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.ua.attribute_ids import AttributeIds
-from asyncua.ua.uaerrors import UaError, UaStatusCodeError
+from asyncua.ua.uaerrors import UaError
 
 from hmi.core.bus import SampleSink
 from hmi.core.deadband import DeadbandFilter
@@ -28,9 +28,14 @@ from hmi.core.samples import Quality, Sample, Value
 from hmi.core.site import Device, OpcUaAddress, Tag
 from hmi.core.status import ConnectionState, DeviceStatus, DeviceStatusListener
 from hmi.core.writes import WriteResult
-from hmi.devices import opcua_security
 from hmi.devices.connection import CommError, ReconnectBackoff, StatusTracker, bad_samples
 from hmi.devices.opcua_security import PasswordProvider
+from hmi.devices.opcua_session import (
+    DISCONNECT_TIMEOUT,
+    close_session,
+    describe,
+    open_session,
+)
 from hmi.devices.opcua_stats import StatsObserver, instrument
 from hmi.devices.opcua_subscription import (
     Changes,
@@ -49,7 +54,6 @@ _log = logging.getLogger(__name__)
 SESSION_TIMEOUT_MS = 600_000
 
 Clock = Callable[[], float]
-_DISCONNECT_TIMEOUT = 1.0  # a dead server must not hang stop()
 
 
 class OpcUaWorker:
@@ -182,23 +186,14 @@ class OpcUaWorker:
         if task is not None and task is not asyncio.current_task() and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=_DISCONNECT_TIMEOUT + 1.0)
+                await asyncio.wait_for(asyncio.shield(task), timeout=DISCONNECT_TIMEOUT + 1.0)
         await self._disconnect()
         self._tracker.set(ConnectionState.STOPPED, retry_in=0.0)
 
     # -- connection ---------------------------------------------------------------------
 
     def _describe(self, exc: BaseException) -> str:
-        if isinstance(exc, CommError):
-            return str(exc)
-        if isinstance(exc, TimeoutError):
-            return f"no answer from {self.device.endpoint} within {self.device.timeout:g} s"
-        if isinstance(exc, ConnectionRefusedError):
-            return f"connection refused by {self.device.endpoint}"
-        if isinstance(exc, UaStatusCodeError):
-            return f"{ua.StatusCode(exc.code).name} from {self.device.endpoint}"
-        text = str(exc) or type(exc).__name__
-        return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+        return describe(exc, self.device)
 
     async def _connect(self) -> None:
         await self._disconnect()
@@ -223,41 +218,14 @@ class OpcUaWorker:
         client.connection_lost_callback = self._on_connection_lost
         self._client = client
         self._variants.clear()
-        security = self.device.security
-        await opcua_security.configure(
-            client,
-            security,
-            pki_dir=self._pki_dir,
-            password_provider=self._password_provider,
-            request_timeout=self.device.timeout,
-        )
-        limit = self.device.timeout * 2
-        try:
-            # connect() has no overall deadline of its own (only per request)
-            await asyncio.wait_for(client.connect(), timeout=limit)
-        except TimeoutError:
-            raise CommError(f"no answer from {self.device.endpoint} within {limit:g} s") from None
-        except UaStatusCodeError as exc:
-            refusal = opcua_security.login_refusal(exc, security)
-            if refusal is None:
-                raise
-            raise CommError(refusal) from exc
+        await open_session(client, self.device, self._pki_dir, self._password_provider)
         self._tracker.set(ConnectionState.CONNECTED, last_error="", retry_in=0.0)
 
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         if client is None:
             return
-        try:
-            await asyncio.wait_for(client.disconnect(), timeout=_DISCONNECT_TIMEOUT)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                client.disconnect_socket()
-            raise
-        except Exception:
-            # the server is gone: drop the socket without the goodbye handshake
-            with contextlib.suppress(Exception):
-                client.disconnect_socket()
+        await close_session(client)
 
     async def _on_connection_lost(self, exc: Exception) -> None:
         self._mark_lost(f"connection lost ({self._describe(exc)})")

@@ -44,10 +44,15 @@ from asyncua.ua.uaerrors import UaError, UaStatusCodeError
 from hmi.core.listeners import Listeners
 from hmi.core.server_alarms import ConditionChanges, ServerCondition, priority_for_severity
 from hmi.core.site import Device
-from hmi.devices import opcua_security
 from hmi.devices.connection import CommError, ReconnectBackoff
 from hmi.devices.opcua import SESSION_TIMEOUT_MS
 from hmi.devices.opcua_security import PasswordProvider
+from hmi.devices.opcua_session import (
+    DISCONNECT_TIMEOUT,
+    close_session,
+    describe,
+    open_session,
+)
 
 __all__ = ["ConditionChanges", "ConditionSource", "ServerCondition"]
 
@@ -86,7 +91,6 @@ _SHELVED_NAMES = {
 }
 _UNSHELVED = _O.ShelvedStateMachineType_Unshelved
 EVENT_QUEUE_SIZE = 1000  # on the server: a refresh of many conditions must not overflow
-_DISCONNECT_TIMEOUT = 1.0
 # what a refusal means, for the operator (Part 9 and Part 4 result codes)
 _REFUSALS = {
     "BadShelvingTimeOutOfRange": "longer than the server allows",
@@ -275,7 +279,7 @@ class ConditionSource:
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                await asyncio.wait_for(asyncio.shield(task), timeout=_DISCONNECT_TIMEOUT + 1.0)
+                await asyncio.wait_for(asyncio.shield(task), timeout=DISCONNECT_TIMEOUT + 1.0)
         await self._disconnect()
         self._set_reachable(False, "stopped")
 
@@ -302,17 +306,7 @@ class ConditionSource:
     # -- the session and the subscription -----------------------------------------------------
 
     def _describe(self, exc: BaseException) -> str:
-        endpoint = self.device.endpoint
-        if isinstance(exc, CommError):
-            return str(exc)
-        if isinstance(exc, TimeoutError):
-            return f"no answer from {endpoint} within {self.device.timeout:g} s"
-        if isinstance(exc, ConnectionRefusedError):
-            return f"connection refused by {endpoint}"
-        if isinstance(exc, UaStatusCodeError):
-            return f"{ua.StatusCode(exc.code).name} from {endpoint}"
-        text = str(exc) or type(exc).__name__
-        return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+        return describe(exc, self.device)
 
     async def _connect(self) -> None:
         await self._disconnect()
@@ -324,35 +318,14 @@ class ConditionSource:
         self._lost_reason = ""
         client.connection_lost_callback = self._on_connection_lost
         self._client = client
-        security = self.device.security
-        await opcua_security.configure(client, security, pki_dir=self._pki_dir,
-                                       password_provider=self._password_provider,
-                                       request_timeout=self.device.timeout)
-        limit = self.device.timeout * 2
-        try:
-            await asyncio.wait_for(client.connect(), timeout=limit)
-        except TimeoutError:
-            raise CommError(f"no answer from {self.device.endpoint} within {limit:g} s") from None
-        except UaStatusCodeError as exc:
-            refusal = opcua_security.login_refusal(exc, security)
-            if refusal is None:
-                raise
-            raise CommError(refusal) from exc
+        await open_session(client, self.device, self._pki_dir, self._password_provider)
 
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
         self._subscription_id = 0
         if client is None:
             return
-        try:
-            await asyncio.wait_for(client.disconnect(), timeout=_DISCONNECT_TIMEOUT)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                client.disconnect_socket()
-            raise
-        except Exception:
-            with contextlib.suppress(Exception):
-                client.disconnect_socket()
+        await close_session(client)
 
     async def _on_connection_lost(self, exc: Exception) -> None:
         self._mark_lost(f"connection lost ({self._describe(exc)})")
