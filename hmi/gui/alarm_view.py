@@ -131,7 +131,7 @@ class AlarmSummaryView(QWidget):
             box.setObjectName("alarmFilter")
             box.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            box.setMinimumContentsLength(9)
+            box.setMinimumContentsLength(15 if box is self.state_filter else 9)
             box.currentIndexChanged.connect(self._on_filter)
             filters.addWidget(box)
         self.count_label = QLabel()

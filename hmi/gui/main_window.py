@@ -127,10 +127,7 @@ class MainWindow(QMainWindow):
         self._host("tagBox").addWidget(self.tag_table)
         self.events = EventQueueView(production, outbox, self.access)
         self._host("eventBox").addWidget(self.events)
-        _child(self, QSplitter, "mainSplitter").setSizes([520, 380])
-        bottom = _child(self, QSplitter, "bottomSplitter")
-        bottom.setStretchFactor(0, 3)
-        bottom.setStretchFactor(1, 2)
+        self._split()
 
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
         self.data_path = DataPathIndicator(self.statusBar())
@@ -147,6 +144,7 @@ class MainWindow(QMainWindow):
         self._tabs = _child(self, QTabWidget, "viewTabs")
         self._place_access_views(audit, audit_filter)
         self._place_alarm_views(alarms)
+        self._arrange_tabs()
         self.device_view.refreshed.connect(self._on_devices_refreshed)
         self._on_devices_refreshed(*self.device_view.model.counts())
         # a status change reaches the status bar and the Devices tab at once (pushed)
@@ -175,8 +173,6 @@ class MainWindow(QMainWindow):
         if audit is not None and audit_filter is not None:
             self.audit_view = AuditView(audit, audit_filter, self.access)
             self._host("auditTab").addWidget(self.audit_view)
-            self._trend_sizes: list[int] | None = None
-            self._tabs.currentChanged.connect(self._on_tab_changed)
         else:
             self._tabs.removeTab(self._tabs.indexOf(audit_tab))
 
@@ -221,6 +217,23 @@ class MainWindow(QMainWindow):
         self.alarm_model.changed.connect(self._on_alarms_changed)
         self._on_alarms_changed()
 
+    def _split(self) -> None:
+        _child(self, QSplitter, "mainSplitter").setSizes([520, 380])
+        bottom = _child(self, QSplitter, "bottomSplitter")
+        bottom.setStretchFactor(0, 3)
+        bottom.setStretchFactor(1, 2)
+
+    def _arrange_tabs(self) -> None:
+        """Lists to read (alarms, their journal and figures, the audit trail) take the
+        height while shown; the trend gets it back after. The overview opens on the
+        tags and a full trend: the banner shows what is unacknowledged, the Alarms tab
+        (its title counting them) the whole list."""
+        self._trend_sizes: list[int] | None = None
+        self._tall_tabs = [w for name in ("alarmsTab", "journalTab", "kpiTab", "auditTab")
+                           if self._tabs.indexOf(w := _child(self, QWidget, name)) >= 0]
+        self._tabs.currentChanged.connect(self._on_tab_changed)
+        self._tabs.setCurrentWidget(_child(self, QWidget, "tagsTab"))
+
     def show_alarm_list(self) -> None:
         self._tabs.setCurrentWidget(_child(self, QWidget, "alarmsTab"))
 
@@ -237,17 +250,19 @@ class MainWindow(QMainWindow):
                                                 else QColor())
 
     def _on_tab_changed(self, index: int) -> None:
-        """Reading the audit trail needs rows, not the trend: the Audit tab takes the
-        height while it is shown and gives it back after."""
+        """Reading alarms or the audit trail needs rows, not the trend: those tabs take
+        the trend's place while shown (the banner stays) and give it back after."""
+        tall = self._tabs.widget(index) in self._tall_tabs
+        trend_box = _child(self, QWidget, "trendBox")
         splitter = _child(self, QSplitter, "mainSplitter")
-        if self._tabs.widget(index) is _child(self, QWidget, "auditTab"):
-            if self._trend_sizes is None:
-                self._trend_sizes = splitter.sizes()
-                total = sum(self._trend_sizes)
-                splitter.setSizes([0, total])  # the trend keeps its minimum height
-        elif self._trend_sizes is not None:
-            splitter.setSizes(self._trend_sizes)
-            self._trend_sizes = None
+        if tall and not trend_box.isHidden():
+            self._trend_sizes = splitter.sizes()
+            trend_box.hide()
+            splitter.setSizes([0, sum(self._trend_sizes)])  # now, not at the next layout
+        elif not tall and trend_box.isHidden():
+            trend_box.show()
+            if self._trend_sizes is not None:
+                splitter.setSizes(self._trend_sizes)
 
     def _host(self, box: str) -> QBoxLayout:
         layout = _child(self, QWidget, box).layout()

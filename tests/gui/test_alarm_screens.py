@@ -15,6 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QSplitter
 
 from hmi.core.alarm_rules import Priority
 from hmi.core.alarm_states import AlarmEvent, AlarmState
@@ -115,6 +116,12 @@ def test_raised_alarms_show_in_the_banner_the_list_and_the_tab_most_urgent_first
                                 5, "tank low cleared")
             shown(st)
             assert "Cleared, UNACK" in view.proxy.data(view.proxy.index(2, 1))
+            # the banner's "Alarm list" opens the tab, which takes the trend's height
+            splitter = st.window.findChild(QSplitter, "mainSplitter")
+            trend_before = splitter.sizes()[0]
+            st.window.alarm_banner.list_button.click()
+            assert st.window._tabs.currentWidget().objectName() == "alarmsTab"
+            assert splitter.sizes()[0] < trend_before
             shot(st.window, "alarms-main-window.png")
 
         live(qloop, st, body)
