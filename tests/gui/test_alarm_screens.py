@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QSplitter
+from PySide6.QtWidgets import QSplitter, QWidget
 
 from hmi.core.alarm_rules import Priority
 from hmi.core.alarm_states import AlarmEvent, AlarmState
@@ -53,6 +53,7 @@ def live(qloop, st, body) -> None:
     async def scenario() -> None:
         st.runtime.bus.attach(qloop)
         st.runtime.runner.start()
+        st.window.show_alarm_list()  # the Alarms tab, where the operator works
         try:
             await wait_for(lambda: st.runtime.alarms._loaded, 5, "the alarm states loaded")
             await body()
@@ -118,7 +119,9 @@ def test_raised_alarms_show_in_the_banner_the_list_and_the_tab_most_urgent_first
             assert "Cleared, UNACK" in view.proxy.data(view.proxy.index(2, 1))
             # the banner's "Alarm list" opens the tab, which takes the trend's height
             splitter = st.window.findChild(QSplitter, "mainSplitter")
+            st.window._tabs.setCurrentWidget(st.window.findChild(QWidget, "tagsTab"))
             trend_before = splitter.sizes()[0]
+            assert trend_before > 0
             st.window.alarm_banner.list_button.click()
             assert st.window._tabs.currentWidget().objectName() == "alarmsTab"
             assert splitter.sizes()[0] < trend_before

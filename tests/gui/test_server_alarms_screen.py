@@ -56,6 +56,7 @@ def test_a_servers_alarms_are_in_the_same_list_acknowledged_there_and_put_right_
             return row.state if row is not None else None
 
         async def body() -> None:
+            st.window.show_alarm_list()  # the Alarms tab, where the operator works
             source.start()
             try:
                 await wait_for(lambda: state(TANK) is AlarmState.UNACKED, 20,
