@@ -1,8 +1,14 @@
-"""The outbox sender: posts pending MES transactions until each is answered.
+"""The outbox sender: posts pending MES transactions until each is answered, in the
+order they were queued (the store hands them out oldest first, up to the first one not
+due: one waiting for its retry holds those behind it).
 
-2xx marks an item SENT. A 4xx (but 408/429) marks it REJECTED with the server's text:
-kept for the operator, never retried by itself. Network errors, timeouts, 5xx, 408 and
-429 are retried with exponential backoff capped at ``MAX_BACKOFF``. Every request
+A 2xx with a JSON body marks an item SENT; a 2xx with anything else (a proxy's HTML login
+page, an empty body) is not a receipt: retried, and said. 401 and 403 hold sending with
+the reason (the credential is wrong or was rotated): nothing is rejected, the items wait.
+Another 4xx (but 408/429) marks the item REJECTED with the server's text: kept for the
+shift lead, never retried by itself. Network errors, timeouts, 5xx, 408 and 429 are
+retried with exponential backoff capped at ``MAX_BACKOFF``, or after the server's
+``Retry-After`` when it gives one (capped at ``MAX_RETRY_AFTER``). Every request
 carries ``Idempotency-Key: <outbox id>`` so a retry after a lost answer is not booked
 twice. The API key goes in the ``X-API-Key`` header (the MES simulator's scheme) and
 is never logged or stored. Listeners (``add_listener``) hear of every change a screen
@@ -14,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +40,38 @@ log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0  # seconds
 MAX_MESSAGE_CHARS = 2000  # of a server's answer kept with a rejected item
 RETRYABLE_4XX = frozenset({408, 429})  # Request Timeout, Too Many Requests
+CREDENTIALS_REFUSED = frozenset({401, 403})
+MAX_RETRY_AFTER = 3600.0  # seconds: a server asking for more is still tried within the hour
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None when
+    absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return min(max(0.0, when.timestamp() - now), MAX_RETRY_AFTER)
+
+
+def _receipt(content_type: str, body: str) -> str:
+    """"" when ``body`` is a JSON object (a receipt); else what it is instead."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        kind = content_type.split(";", maxsplit=1)[0].strip() or "no content type"
+        what = "an empty body" if not body.strip() else f"{kind}, not JSON"
+        if "html" in kind:
+            what += " (a proxy's or login page?)"
+        return what
+    return "" if isinstance(parsed, dict) else "JSON that is not an object"
 
 
 def _network_reason(exc: BaseException) -> str:
@@ -177,6 +217,9 @@ class OutboxSender:
             ) as response:
                 status = response.status
                 body = (await response.text(errors="replace"))[:MAX_MESSAGE_CHARS]
+                content_type = response.headers.get("Content-Type", "")
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"),
+                                                  self._clock())
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             where = urlsplit(self._link.url).netloc
             await self._retry(item, f"cannot reach the MES at {where}: {_network_reason(exc)}")
@@ -184,21 +227,37 @@ class OutboxSender:
 
         now = self._clock()
         if 200 <= status < 300:
+            wrong = _receipt(content_type, body)
+            if wrong:  # not the MES's receipt: never counted as delivered
+                await self._retry(item, f"the MES answered HTTP {status} with {wrong}; "
+                                  "not counted as delivered, retried", status)
+                return None
             await asyncio.to_thread(self._outbox.mark_sent, item.id, status, now)
             log.info("MES accepted outbox %s (HTTP %d)", item.id, status)
             self.last_error = ""
             return True
+        if status in CREDENTIALS_REFUSED:
+            # a wrong or rotated credential: hold, reject nothing (the backlog waits)
+            await self._retry(item, f"held: the MES refused our credential (HTTP {status}): "
+                              f"{body or 'no reason given'}; check the API key "
+                              f"({self._link.api_key_secret!r} in the keyring: hmi secrets "
+                              "set)", status)
+            return None
         if status >= 500 or status in RETRYABLE_4XX:
-            await self._retry(item, f"MES answered HTTP {status}: {body}", status)
+            await self._retry(item, f"MES answered HTTP {status}: {body}", status,
+                              retry_after)
             return None
         message = f"HTTP {status}: {body}" if body else f"HTTP {status}"
         await asyncio.to_thread(self._outbox.mark_rejected, item.id, status, message, now)
         log.warning("MES rejected outbox %s: %s", item.id, message)
         return False
 
-    async def _retry(self, item: OutboxItem, error: str, http_status: int | None = None) -> None:
+    async def _retry(self, item: OutboxItem, error: str, http_status: int | None = None,
+                     retry_after: float | None = None) -> None:
         now = self._clock()
         delay = backoff_delay(self._link.retry_interval, item.attempts + 1)
+        if retry_after is not None:  # the server says when: its word, not our backoff
+            delay = retry_after
         await asyncio.to_thread(
             self._outbox.mark_retry, item.id, error, now + delay, now, True, http_status
         )

@@ -78,7 +78,8 @@ class MesSimulator:
         self.received: list[dict[str, Any]] = []
         self.post_count = 0  # every POST that reached the handler, accepted or not
         self._answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
-        self._forced: list[tuple[int, str]] = []
+        # answers forced on the next POSTs: (status, JSON message or raw text, headers)
+        self._forced: list[tuple[int, str, dict[str, str], bool]] = []
         self._runner: web.AppRunner | None = None
 
     @property
@@ -93,9 +94,16 @@ class MesSimulator:
     def running(self) -> bool:
         return self._runner is not None
 
-    def reject_next(self, status: int, message: str) -> None:
-        """Answer the next POST with ``status`` and ``message`` (after authentication)."""
-        self._forced.append((status, message))
+    def reject_next(self, status: int, message: str, retry_after: str = "") -> None:
+        """Answer the next POST with ``status`` and ``message`` (after authentication),
+        with a ``Retry-After`` header when given (seconds or an HTTP date)."""
+        headers = {"Retry-After": retry_after} if retry_after else {}
+        self._forced.append((status, message, headers, False))
+
+    def answer_next_with_html(self, status: int = 200) -> None:
+        """Answer the next POST as a proxy's login page would: HTML, records nothing."""
+        page = "<html><body><form action='/login'>Sign in</form></body></html>"
+        self._forced.append((status, page, {"Content-Type": "text/html"}, True))
 
     async def start(self) -> None:
         """Serve; after a stop() it comes back on the same port."""
@@ -128,8 +136,11 @@ class MesSimulator:
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             return web.json_response({"error": "missing or wrong X-API-Key"}, status=401)
         if self._forced:
-            status, message = self._forced.pop(0)
-            return web.json_response({"error": message}, status=status)
+            status, message, headers, raw = self._forced.pop(0)
+            if raw:
+                return web.Response(text=message, status=status,
+                                    content_type=headers.get("Content-Type", "text/plain"))
+            return web.json_response({"error": message}, status=status, headers=headers)
         key = request.headers.get("Idempotency-Key", "")
         if not key:
             return web.json_response({"error": "missing Idempotency-Key header"}, status=400)

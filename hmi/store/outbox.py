@@ -47,16 +47,21 @@ class OutboxRepository:
         self._audit_clock = audit_clock
 
     def due(self, now: float, limit: int = 50) -> builtins.list[OutboxItem]:
-        """Pending items whose next attempt is due, oldest first."""
+        """The oldest pending items, in the order they were queued, up to the first one
+        not due yet: a transaction is never posted before one queued earlier (a
+        correction before the confirmation it corrects)."""
         query = (
             select(outbox)
             .where(outbox.c.status == OutboxStatus.PENDING.value)
-            .where(outbox.c.next_attempt_at <= now)
             .order_by(outbox.c.created_at, outbox.c.id)
             .limit(limit)
         )
         with self._db.engine.connect() as connection:
-            return [_item_from_row(row) for row in connection.execute(query).mappings()]
+            items = [_item_from_row(row) for row in connection.execute(query).mappings()]
+        for index, item in enumerate(items):
+            if item.next_attempt_at > now:
+                return items[:index]
+        return items
 
     def get(self, item_id: str) -> OutboxItem | None:
         with self._db.engine.connect() as connection:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
 import uuid
@@ -199,21 +200,115 @@ def test_server_error_is_retried_not_rejected(plant: Plant) -> None:
     asyncio.run(scenario())
 
 
-def test_wrong_api_key_is_kept_as_rejected_401(plant: Plant) -> None:
+def test_a_refused_credential_holds_sending_and_rejects_nothing(plant: Plant) -> None:
+    """A rotated API key must not set the backlog aside: 401 holds, with the reason."""
     async def scenario() -> None:
         sim = MesSimulator(api_key=API_KEY)
         await sim.start()
         try:
-            sender = make_sender(plant, sim, key="wrong-key")
+            key = {"value": "wrong-key"}
+            link = MesLink(url=sim.url, api_key_secret="mes", timeout=2.0,
+                           retry_interval=0.05)
+            sender = OutboxSender(plant.outbox, link, lambda: key["value"], clock=plant.clock)
             service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
-            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            for _ in range(3):
+                await service.confirm(add_event(plant).event_id, operator("alice"), "")
             assert await sender.send_due_once() == 0
+            items = plant.outbox.list()
+            assert {i.status for i in items} == {OutboxStatus.PENDING}  # none rejected
+            assert sender.last_error.startswith("held: the MES refused our credential (HTTP 401)")
+            assert "'mes' in the keyring" in sender.last_error
+            assert sim.post_count == 1  # one try, not one per item
+            key["value"] = API_KEY  # the key put right: the backlog goes, in order
+            plant.clock.now += 1
+            assert await sender.send_due_once() == 3
         finally:
             await sim.stop()
-        item = only_item(plant)
-        assert (item.status, item.http_status) == (OutboxStatus.REJECTED, 401)
-        assert "X-API-Key" in item.last_error
-        assert sim.received == []
+        assert len(sim.received) == 3
+
+    asyncio.run(scenario())
+
+
+def test_retry_after_is_honoured_on_429_and_503(plant: Plant) -> None:
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            sim.reject_next(429, "slow down", retry_after="30")
+            assert await sender.send_due_once() == 0
+            item = only_item(plant)
+            assert item.next_attempt_at == pytest.approx(plant.clock.now + 30)  # not +0.05
+            plant.clock.now += 29
+            assert await sender.send_due_once() == 0
+            assert sim.post_count == 1  # not asked again before the server said
+            plant.clock.now += 1
+            when = email.utils.formatdate(plant.clock.now + 120, usegmt=True)
+            sim.reject_next(503, "maintenance", retry_after=when)
+            assert await sender.send_due_once() == 0
+            assert only_item(plant).next_attempt_at == pytest.approx(plant.clock.now + 120,
+                                                                     abs=1.0)
+            plant.clock.now += 121
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+        assert len(sim.received) == 1
+
+    asyncio.run(scenario())
+
+
+def test_a_2xx_that_is_not_a_receipt_is_not_counted_as_delivered(plant: Plant) -> None:
+    """A proxy's login page answered 200: retried and said, never SENT."""
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            sim.answer_next_with_html(200)
+            assert await sender.send_due_once() == 0
+            item = only_item(plant)
+            assert (item.status, item.http_status) == (OutboxStatus.PENDING, 200)
+            assert "text/html, not JSON (a proxy's or login page?)" in item.last_error
+            plant.clock.now += 1
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+        assert len(sim.received) == 1
+
+    asyncio.run(scenario())
+
+
+def test_items_go_in_the_order_they_were_queued_when_the_first_fails_again(
+        plant: Plant) -> None:
+    """Past the first batch nothing overtakes the head waiting for its retry."""
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            link = MesLink(url=sim.url, api_key_secret="mes", timeout=2.0,
+                           retry_interval=0.05)
+            sender = OutboxSender(plant.outbox, link, lambda: API_KEY, clock=plant.clock,
+                                  batch_size=2)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            for _ in range(5):
+                await service.confirm(add_event(plant).event_id, operator("alice"), "")
+                plant.clock.now += 0.001  # queued one after the other
+            sim.reject_next(503, "busy")
+            sim.reject_next(503, "busy")
+            assert await sender.send_due_once() == 0  # the head fails: the pass stops
+            assert await sender.send_due_once() == 0  # nothing behind it goes first
+            assert sim.post_count == 1
+            for _ in range(20):
+                plant.clock.now += 1
+                await sender.send_due_once()
+        finally:
+            await sim.stop()
+        queued = [i.id for i in sorted(plant.outbox.list(), key=lambda i: i.created_at)]
+        assert [r["idempotency_key"] for r in sim.received] == queued
 
     asyncio.run(scenario())
 
