@@ -23,7 +23,10 @@ import contextlib
 import email.utils
 import json
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -106,7 +109,7 @@ class OutboxSender:
         link: MesLink,
         api_key_provider: Callable[[], str],
         clock: Callable[[], float] = time.time,
-        batch_size: int = 50,
+        batch_size: int = 20,
     ) -> None:
         self._outbox = outbox
         self._link = link
@@ -117,6 +120,8 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._session: aiohttp.ClientSession | None = None
         self.last_error = ""  # the latest failure, for a status bar
+        # who claims items in the store (two senders may share one: a second station)
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` on the loop after every change to the outbox or to
@@ -152,7 +157,11 @@ class OutboxSender:
             return await self._send_due(session)
 
     async def _send_due(self, session: aiohttp.ClientSession) -> int:
-        items = await asyncio.to_thread(self._outbox.due, self._clock(), self._batch_size)
+        # claimed for as long as posting them all may take (a crashed sender's claim
+        # lapses; a sender sharing the store waits for it, never posts an item twice)
+        lease = self._batch_size * (self._link.timeout + 1.0) + 5.0
+        items = await asyncio.to_thread(self._outbox.claim, self.owner, self._clock(), lease,
+                                        self._batch_size)
         if not items:
             return 0
         try:
@@ -177,6 +186,8 @@ class OutboxSender:
                         retry_at,
                         self._clock(),
                         False,
+                        None,
+                        self.owner,
                     )
                 if len(items) > index + 1:
                     self._changed()
@@ -192,7 +203,8 @@ class OutboxSender:
         retry_at = self._clock() + self._link.retry_interval
         for item in items:
             await asyncio.to_thread(
-                self._outbox.mark_retry, item.id, message, retry_at, self._clock(), False
+                self._outbox.mark_retry, item.id, message, retry_at, self._clock(), False,
+                None, self.owner,
             )
         self._changed()
 
@@ -232,7 +244,7 @@ class OutboxSender:
                 await self._retry(item, f"the MES answered HTTP {status} with {wrong}; "
                                   "not counted as delivered, retried", status)
                 return None
-            await asyncio.to_thread(self._outbox.mark_sent, item.id, status, now)
+            await asyncio.to_thread(self._outbox.mark_sent, item.id, status, now, self.owner)
             log.info("MES accepted outbox %s (HTTP %d)", item.id, status)
             self.last_error = ""
             return True
@@ -248,7 +260,8 @@ class OutboxSender:
                               retry_after)
             return None
         message = f"HTTP {status}: {body}" if body else f"HTTP {status}"
-        await asyncio.to_thread(self._outbox.mark_rejected, item.id, status, message, now)
+        await asyncio.to_thread(self._outbox.mark_rejected, item.id, status, message, now,
+                                self.owner)
         log.warning("MES rejected outbox %s: %s", item.id, message)
         return False
 
@@ -259,7 +272,8 @@ class OutboxSender:
         if retry_after is not None:  # the server says when: its word, not our backoff
             delay = retry_after
         await asyncio.to_thread(
-            self._outbox.mark_retry, item.id, error, now + delay, now, True, http_status
+            self._outbox.mark_retry, item.id, error, now + delay, now, True, http_status,
+            self.owner,
         )
         self.last_error = error
         log.warning("MES outbox %s not sent (retry in %.1f s): %s", item.id, delay, error)

@@ -8,6 +8,7 @@ recording a duplicate, as a real MES must. GET /api/transactions lists what arri
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -77,6 +78,8 @@ class MesSimulator:
         self.api_key = api_key
         self.received: list[dict[str, Any]] = []
         self.post_count = 0  # every POST that reached the handler, accepted or not
+        self.posts_per_key: dict[str, int] = {}  # Idempotency-Key -> POSTs that carried it
+        self.latency = 0.0  # seconds each POST takes to answer (a real MES is not instant)
         self._answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
         # answers forced on the next POSTs: (status, JSON message or raw text, headers)
         self._forced: list[tuple[int, str, dict[str, str], bool]] = []
@@ -132,6 +135,8 @@ class MesSimulator:
 
     async def _on_post(self, request: web.Request) -> web.Response:
         self.post_count += 1
+        if self.latency:
+            await asyncio.sleep(self.latency)
         given = request.headers.get("X-API-Key", "")
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
             return web.json_response({"error": "missing or wrong X-API-Key"}, status=401)
@@ -142,6 +147,8 @@ class MesSimulator:
                                     content_type=headers.get("Content-Type", "text/plain"))
             return web.json_response({"error": message}, status=status, headers=headers)
         key = request.headers.get("Idempotency-Key", "")
+        if key:
+            self.posts_per_key[key] = self.posts_per_key.get(key, 0) + 1
         if not key:
             return web.json_response({"error": "missing Idempotency-Key header"}, status=400)
         if key in self._answers:

@@ -10,7 +10,7 @@ import builtins
 import time
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import RowMapping
 
 from hmi.core.audit import AuditEntry
@@ -39,6 +39,10 @@ def _item_from_row(row: RowMapping) -> OutboxItem:
     )
 
 
+class _TakenMeanwhileError(Exception):
+    """Another sender claimed one of the items between the read and the claim."""
+
+
 class OutboxRepository:
     """Synchronous; callers on the loop use asyncio.to_thread."""
 
@@ -63,6 +67,53 @@ class OutboxRepository:
                 return items[:index]
         return items
 
+    def claim(self, owner: str, now: float, lease: float,
+              limit: int = 10) -> builtins.list[OutboxItem]:
+        """The items ``owner`` may post now, claimed until ``now + lease``: the oldest
+        pending ones, in order, up to the first not due or claimed by another sender
+        whose lease runs. [] when the head is another's: order is kept across senders
+        too, and no item is posted by two at once. The claim is one conditional UPDATE:
+        if another sender took one of these meanwhile, nothing is claimed."""
+        query = (
+            select(outbox)
+            .where(outbox.c.status == OutboxStatus.PENDING.value)
+            .order_by(outbox.c.created_at, outbox.c.id)
+            .limit(limit)
+        )
+        free = or_(outbox.c.claimed_by.is_(None), outbox.c.claimed_until < now,
+                   outbox.c.claimed_by == owner)
+        try:
+            return self._claim(query, free, owner, now, lease)
+        except _TakenMeanwhileError:
+            return []
+
+    def _claim(self, query: Any, free: Any, owner: str, now: float,
+               lease: float) -> builtins.list[OutboxItem]:
+        with self._db.engine.begin() as connection:
+            rows = connection.execute(query).mappings().all()
+            take = []
+            for row in rows:
+                mine = (row["claimed_by"] is None or row["claimed_by"] == owner
+                        or (row["claimed_until"] or 0.0) < now)
+                if row["next_attempt_at"] > now or not mine:
+                    break
+                take.append(row["id"])
+            if not take:
+                return []
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(take))
+                .where(outbox.c.status == OutboxStatus.PENDING.value)
+                .where(free)
+                .values(claimed_by=owner, claimed_until=now + lease)
+            )
+            if result.rowcount != len(take):  # another sender was quicker: none of it
+                raise _TakenMeanwhileError  # (rolls the transaction back)
+            claimed = connection.execute(
+                select(outbox).where(outbox.c.id.in_(take))
+                .order_by(outbox.c.created_at, outbox.c.id)).mappings().all()
+        return [_item_from_row(row) for row in claimed]
+
     def get(self, item_id: str) -> OutboxItem | None:
         with self._db.engine.connect() as connection:
             row = (
@@ -70,9 +121,10 @@ class OutboxRepository:
             )
         return None if row is None else _item_from_row(row)
 
-    def mark_sent(self, item_id: str, http_status: int, now: float) -> None:
+    def mark_sent(self, item_id: str, http_status: int, now: float,
+                  owner: str | None = None) -> None:
         self._update_pending(
-            item_id,
+            item_id, owner,
             status=OutboxStatus.SENT.value,
             attempts=outbox.c.attempts + 1,
             last_attempt_at=now,
@@ -89,6 +141,7 @@ class OutboxRepository:
         now: float,
         count_attempt: bool = True,
         http_status: int | None = None,
+        owner: str | None = None,
     ) -> None:
         """Keep the item pending; ``count_attempt=False`` when nothing was sent at all."""
         values: dict[str, Any] = {
@@ -99,11 +152,12 @@ class OutboxRepository:
         if count_attempt:
             values["attempts"] = outbox.c.attempts + 1
             values["last_attempt_at"] = now
-        self._update_pending(item_id, **values)
+        self._update_pending(item_id, owner, **values)
 
-    def mark_rejected(self, item_id: str, http_status: int, message: str, now: float) -> None:
+    def mark_rejected(self, item_id: str, http_status: int, message: str, now: float,
+                      owner: str | None = None) -> None:
         self._update_pending(
-            item_id,
+            item_id, owner,
             status=OutboxStatus.REJECTED.value,
             attempts=outbox.c.attempts + 1,
             last_attempt_at=now,
@@ -149,15 +203,18 @@ class OutboxRepository:
         with self._db.engine.connect() as connection:
             return [_item_from_row(row) for row in connection.execute(query).mappings()]
 
-    def _update_pending(self, item_id: str, **values: Any) -> None:
+    def _update_pending(self, item_id: str, owner: str | None, **values: Any) -> None:
         # Only a PENDING row changes: a late answer must not flip a row the operator
-        # already requeued or that another sender finished.
+        # already requeued or that another sender finished. With ``owner``, only while
+        # that sender holds its claim (a lapsed lease may be another's now); the claim
+        # ends with the answer.
+        query = (update(outbox).where(outbox.c.id == item_id)
+                 .where(outbox.c.status == OutboxStatus.PENDING.value))
+        if owner is not None:
+            query = query.where(outbox.c.claimed_by == owner)
+            values |= {"claimed_by": None, "claimed_until": None}
         with self._db.engine.begin() as connection:
-            result = connection.execute(
-                update(outbox)
-                .where(outbox.c.id == item_id)
-                .where(outbox.c.status == OutboxStatus.PENDING.value)
-                .values(**values)
-            )
+            result = connection.execute(query.values(**values))
         if result.rowcount != 1:
-            raise StoreError(f"outbox item {item_id} is unknown or no longer pending")
+            raise StoreError(f"outbox item {item_id} is unknown, no longer pending, or "
+                             "claimed by another sender")

@@ -72,6 +72,9 @@ outbox = Table(
     Column("next_attempt_at", Float, nullable=False, default=0.0),
     Column("sent_at", Float, nullable=True),
     Column("http_status", Integer, nullable=True),
+    # the sender posting it now, and until when (a lease: a crashed sender's lapses)
+    Column("claimed_by", String(100), nullable=True),
+    Column("claimed_until", Float, nullable=True),
     CheckConstraint("status IN ('pending', 'sent', 'rejected')", name="ck_outbox_status"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )

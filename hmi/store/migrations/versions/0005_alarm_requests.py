@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-12-15
+Create Date: 2026-12-08
 """
 
 from __future__ import annotations
