@@ -59,6 +59,9 @@ class MesMonitor:
     async def counts(self) -> dict[str, int]:
         return await self._queue.counts()
 
+    async def oldest_pending(self) -> float | None:
+        return await self._queue.oldest_pending()
+
     def problem(self) -> str:
         if self._problem:
             return self._problem

@@ -28,6 +28,10 @@ class OutboxMonitor(Protocol):
 
     async def counts(self) -> dict[str, int]: ...
 
+    async def oldest_pending(self) -> float | None:
+        """When the oldest transaction still waiting was queued (None: none waits)."""
+        ...
+
     def problem(self) -> str:
         """Why sending is held or failing ('' when all is well)."""
         ...

@@ -59,7 +59,9 @@ def describe_outbox(counts: dict[str, int], problem: str = "") -> tuple[str, boo
     text = f"MES: {sent} sent · {pending} waiting to send · {rejected} rejected"
     if pending and problem:
         text += f"\nNot sent yet: {problem}. Kept safely; retrying by itself."
-    return text, bool(rejected) or bool(pending and problem)
+    elif problem:  # nothing waits yet, but what is confirmed now will not go
+        text += f"\nSending is held: {problem}."
+    return text, bool(rejected) or bool(problem)
 
 
 class EventQueueView(QWidget):

@@ -50,6 +50,7 @@ from hmi.gui.device_view import DeviceView
 from hmi.gui.events_view import EventQueueView
 from hmi.gui.feed import TagFeed
 from hmi.gui.formatting import format_clock
+from hmi.gui.outbox_indicator import OutboxIndicator
 from hmi.gui.tag_table import TagTableModel, TagTableView
 from hmi.gui.trend import TrendView
 from hmi.gui.uiloader import load_ui, theme_stylesheet
@@ -131,6 +132,7 @@ class MainWindow(QMainWindow):
 
         self.device_status = DeviceStatusBar(self.statusBar(), [d.name for d in site.devices])
         self.data_path = DataPathIndicator(self.statusBar())
+        self.outbox_indicator = OutboxIndicator(self.statusBar(), outbox)
         self._statuses: dict[str, DeviceStatus] = {}
         self._device_names = [d.name for d in site.devices]
         for status in statuses:
@@ -320,6 +322,7 @@ class MainWindow(QMainWindow):
         self.device_view.stop()
         self.tag_model.close()
         self.events.close_view()
+        self.outbox_indicator.close()
         self.trend.close_view()
         self._close_alarm_views()
         super().closeEvent(event)

@@ -200,6 +200,9 @@ class OutboxQueue:
     async def counts(self) -> dict[str, int]:
         return await asyncio.to_thread(self._outbox.counts)
 
+    async def oldest_pending(self) -> float | None:
+        return await asyncio.to_thread(self._outbox.oldest_pending)
+
     async def items(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
         return await asyncio.to_thread(self._outbox.list, status)
 

@@ -195,6 +195,14 @@ class OutboxRepository:
                 counts[status] = int(count)
         return counts
 
+    def oldest_pending(self) -> float | None:
+        """When the oldest item still waiting to be sent was queued (None: none waits)."""
+        query = select(func.min(outbox.c.created_at)).where(
+            outbox.c.status == OutboxStatus.PENDING.value)
+        with self._db.engine.connect() as connection:
+            value = connection.execute(query).scalar()
+        return None if value is None else float(value)
+
     def list(self, status: OutboxStatus | None = None) -> builtins.list[OutboxItem]:
         """All items (or those with ``status``), newest first."""
         query = select(outbox).order_by(outbox.c.created_at.desc(), outbox.c.id)

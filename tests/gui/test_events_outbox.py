@@ -44,6 +44,9 @@ class CountingMonitor:
         self.reads += 1
         return await self._monitor.counts()
 
+    async def oldest_pending(self) -> float | None:
+        return await self._monitor.oldest_pending()
+
     def problem(self) -> str:
         return self._monitor.problem()
 
