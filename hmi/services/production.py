@@ -267,9 +267,11 @@ class ProductionRecorder:
                 if sample.tag in tags:
                     closed += self._feed(sample)
             closed += self._close_due(self._clock())
-            await self._store(closed)
-            if not batch and queue.closed:
+            if not batch and queue.closed:  # the station stops: the open period too
+                closed += self._close_open(self._clock())
+                await self._store(closed)
                 return
+            await self._store(closed)
 
     def _feed(self, sample: Sample) -> list[ProductionEvent]:
         # A sample received after a period's end belongs to the next period.
@@ -288,6 +290,19 @@ class ProductionRecorder:
                 # does: the operator must see that the count is unknown.
                 if event.good_count or event.reject_count or not event.complete:
                     closed.append(event)
+        return closed
+
+    def _close_open(self, now: float) -> list[ProductionEvent]:
+        """The periods still open, closed at ``now`` (the station stops): the parts
+        counted since the last boundary are an event too, not lost. The next start
+        begins a new period."""
+        closed = []
+        for counter in self._counters:
+            if now <= counter.period_start:
+                continue
+            event = counter.close_period(now)
+            if event.good_count or event.reject_count:
+                closed.append(event)
         return closed
 
     async def _store(self, closed: list[ProductionEvent]) -> None:

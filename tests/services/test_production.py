@@ -211,3 +211,31 @@ def test_recorder_skips_periods_of_a_stopped_line(db: Database) -> None:
     asyncio.run(scenario())
     assert [(e.good_count, e.period_start) for e in new] == [(3, pytest.approx(1000.3))], new
     assert events.pending() == new
+
+
+def test_the_open_period_is_closed_and_stored_when_the_station_stops(db: Database) -> None:
+    """Parts counted since the last boundary are not lost at a stop (issue 11)."""
+    events = EventRepository(db)
+    bus = TagBus()
+    clock = FakeClock()
+    rule = ProductionCountRule(name="filler-count", counter_tag="Filler.Good",
+                               period=3600, reject_tag="Filler.Reject", line="L1")
+    recorder = ProductionRecorder([rule], events, lambda _e: None, clock=clock, tick=0.01)
+
+    async def scenario() -> None:
+        queue = bus.subscribe("production", tags=recorder.tags)
+        task = asyncio.create_task(recorder.run(queue))
+        await asyncio.sleep(0.05)
+        t = clock.now
+        bus.put([counter("Filler.Good", 500, t + 1), counter("Filler.Reject", 2, t + 1)])
+        bus.put([counter("Filler.Good", 617, t + 900), counter("Filler.Reject", 5, t + 900)])
+        await asyncio.sleep(0.05)
+        assert events.pending() == []  # an hour's period, a quarter of it gone
+        clock.now = t + 1200
+        queue.close()  # the station stops
+        await asyncio.wait_for(task, 5)
+
+    asyncio.run(scenario())
+    [event] = events.pending()
+    assert (event.good_count, event.reject_count) == (117, 3)
+    assert (event.period_start, event.period_end) == (1000.0, 2200.0)
