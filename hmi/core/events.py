@@ -29,6 +29,23 @@ class ProductionEvent:
     state: EventState = EventState.PENDING
 
 
+@dataclass(frozen=True, slots=True)
+class OpenPeriod:
+    """A production rule's open period as stored, so a restart (also after a crash)
+    goes on from it: the period's start, each counter's last reading and what it has
+    counted since the start. The counter's next reading after the restart then counts
+    the parts made while the station was down too (a PLC counter keeps counting)."""
+
+    rule: str
+    period_start: float
+    good_last: int | None
+    good_total: int
+    good_gap: bool
+    reject_last: int | None
+    reject_total: int
+    reject_gap: bool
+
+
 class _CounterSpan:
     """Parts counted by one monotonically increasing counter over a period."""
 
@@ -70,6 +87,19 @@ class ProductionCounter:
 
     def due(self, now: float) -> bool:
         return now >= self.period_start + self.rule.period
+
+    def snapshot(self) -> OpenPeriod:
+        good, reject = self._good, self._reject
+        return OpenPeriod(self.rule.name, self.period_start, good.last, good.total,
+                          good.gap, reject.last, reject.total, reject.gap)
+
+    def restore(self, period: OpenPeriod) -> None:
+        """Go on from a stored open period (the rule's, after a restart)."""
+        self.period_start = period.period_start
+        self._good.last, self._good.total = period.good_last, period.good_total
+        self._good.gap = period.good_gap
+        self._reject.last, self._reject.total = period.reject_last, period.reject_total
+        self._reject.gap = period.reject_gap
 
     def close_period(self, now: float) -> ProductionEvent:
         complete = not self._good.gap and self._good.last is not None

@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
 from hmi.core.audit import AuditEntry
 from hmi.core.bus import OverflowPolicy, SampleQueue
-from hmi.core.events import EventState, ProductionCounter, ProductionEvent
+from hmi.core.events import EventState, OpenPeriod, ProductionCounter, ProductionEvent
 from hmi.core.listeners import Listeners
 from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.core.samples import Sample
@@ -47,6 +48,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+CHECKPOINT_S = 5.0  # the open periods are stored at least this often while counting
 
 
 Listener = Callable[[], None]
@@ -247,6 +249,8 @@ class ProductionRecorder:
             rule.reject_tag for rule in self._rules if rule.reject_tag})
         self._counters: list[ProductionCounter] = []
         self._unstored: list[ProductionEvent] = []  # kept until the store takes them
+        self._saved: list[OpenPeriod] = []  # the open periods as last stored
+        self._saved_at = -math.inf
 
     def unfinished(self) -> int:
         """Nothing: each batch is counted as it comes (closed periods not yet stored are
@@ -255,10 +259,19 @@ class ProductionRecorder:
 
     async def run(self, queue: SampleQueue) -> None:
         """Consume until the queue is closed and drained; periods close on samples and
-        on a tick. A restart after a failure keeps the periods counted so far."""
+        on a tick. The open periods come back from the store at the first start (also
+        after a crash) and are stored with the events they close, and at least every
+        ``CHECKPOINT_S``; a restart after a failure keeps the periods counted so far."""
         if not self._counters:
             start = self._clock()
+            stored = await asyncio.to_thread(self._events.open_periods)
             self._counters = [ProductionCounter(rule, start) for rule in self._rules]
+            for counter in self._counters:
+                if counter.rule.name in stored:
+                    counter.restore(stored[counter.rule.name])
+                    log.info("production rule %s goes on from its period opened at %s",
+                             counter.rule.name, time.strftime(
+                                 "%Y-%m-%d %H:%M:%S", time.localtime(counter.period_start)))
         while True:
             batch = await queue.get(self._tick)
             closed: list[ProductionEvent] = []
@@ -269,7 +282,7 @@ class ProductionRecorder:
             closed += self._close_due(self._clock())
             if not batch and queue.closed:  # the station stops: the open period too
                 closed += self._close_open(self._clock())
-                await self._store(closed)
+                await self._store(closed, force=True)
                 return
             await self._store(closed)
 
@@ -305,16 +318,26 @@ class ProductionRecorder:
                 closed.append(event)
         return closed
 
-    async def _store(self, closed: list[ProductionEvent]) -> None:
+    async def _store(self, closed: list[ProductionEvent], force: bool = False) -> None:
+        """The closed periods' events and the open periods, in one transaction: at once
+        when a period closed, else when the counts moved and ``CHECKPOINT_S`` passed.
+        Refused by the store: kept and written again at the next pass."""
         self._unstored += closed
-        while self._unstored:
-            event = self._unstored[0]
-            try:
-                await asyncio.to_thread(self._events.add, event)
-            except StoreError:
-                log.exception("production event %s not stored yet; retrying", event.event_id)
-                return
-            self._unstored.pop(0)
+        snapshots = [counter.snapshot() for counter in self._counters]
+        now = self._clock()
+        moved = snapshots != self._saved
+        if not self._unstored and not (moved and (force or now - self._saved_at
+                                                  >= CHECKPOINT_S)):
+            return
+        events = list(self._unstored)
+        try:
+            await asyncio.to_thread(self._events.record_periods, events, snapshots, now)
+        except StoreError:
+            log.exception("%d production events not stored yet; retrying", len(events))
+            return
+        del self._unstored[:len(events)]
+        self._saved, self._saved_at = snapshots, now
+        for event in events:
             log.info(
                 "production event %s: %s good, %s reject (%s)",
                 event.event_id,

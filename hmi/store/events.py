@@ -10,6 +10,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -17,12 +18,17 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
 from hmi.core.audit import AuditEntry
-from hmi.core.events import EventState, ProductionEvent
+from hmi.core.events import EventState, OpenPeriod, ProductionEvent
 from hmi.core.outbox import OutboxStatus
 from hmi.store import audit
 from hmi.store.audit import Clock
 from hmi.store.database import Database, StoreError
-from hmi.store.schema.production import event_confirmations, outbox, production_events
+from hmi.store.schema.production import (
+    event_confirmations,
+    outbox,
+    production_events,
+    production_open,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,19 +74,7 @@ class EventRepository:
         self._audit_clock = audit_clock
 
     def add(self, event: ProductionEvent, now: float | None = None) -> None:
-        row = {
-            "event_id": event.event_id,
-            "rule": event.rule,
-            "line": event.line,
-            "period_start": event.period_start,
-            "period_end": event.period_end,
-            "good_count": event.good_count,
-            "reject_count": event.reject_count,
-            "unit": event.unit,
-            "complete": event.complete,
-            "state": event.state.value,
-            "created_at": time.time() if now is None else now,
-        }
+        row = _event_row(event, time.time() if now is None else now)
         try:
             with self._db.engine.begin() as connection:
                 connection.execute(insert(production_events), row)
@@ -88,6 +82,35 @@ class EventRepository:
             raise StoreError(
                 f"could not store production event {event.event_id} in {self._db.location}: {exc}"
             ) from exc
+
+    def record_periods(self, closed: Sequence[ProductionEvent],
+                       open_periods: Sequence[OpenPeriod], now: float) -> None:
+        """The events of closed periods and the rules' open periods after them, in one
+        transaction: a crash never stores an event whose parts the open period still
+        holds (counted twice), nor loses the parts counted since."""
+        try:
+            with self._db.engine.begin() as connection:
+                for event in closed:
+                    connection.execute(insert(production_events), _event_row(event, now))
+                for period in open_periods:
+                    row = _open_row(period, now)
+                    done = connection.execute(update(production_open)
+                                              .where(production_open.c.rule == period.rule)
+                                              .values(row))
+                    if done.rowcount == 0:
+                        connection.execute(insert(production_open).values(row))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"could not store {len(closed)} production events and the "
+                             f"open periods in {self._db.location}: {exc}") from exc
+
+    def open_periods(self) -> dict[str, OpenPeriod]:
+        """The rules' open periods as last stored (by rule name)."""
+        with self._db.engine.connect() as connection:
+            rows = connection.execute(select(production_open)).mappings().all()
+        return {row["rule"]: OpenPeriod(
+            row["rule"], row["period_start"], row["good_last"], row["good_total"],
+            bool(row["good_gap"]), row["reject_last"], row["reject_total"],
+            bool(row["reject_gap"])) for row in rows}
 
     def get(self, event_id: str) -> ProductionEvent | None:
         with self._db.engine.connect() as connection:
@@ -235,3 +258,29 @@ class EventRepository:
                 f"production event {event_id} was already confirmed; it is not sent twice"
             )
         return int(good_count)
+
+
+def _event_row(event: ProductionEvent, now: float) -> dict[str, object]:
+    return {
+        "event_id": event.event_id,
+        "rule": event.rule,
+        "line": event.line,
+        "period_start": event.period_start,
+        "period_end": event.period_end,
+        "good_count": event.good_count,
+        "reject_count": event.reject_count,
+        "unit": event.unit,
+        "complete": event.complete,
+        "state": event.state.value,
+        "created_at": now,
+    }
+
+
+def _open_row(period: OpenPeriod, now: float) -> dict[str, object]:
+    return {
+        "rule": period.rule, "period_start": period.period_start,
+        "good_last": period.good_last, "good_total": period.good_total,
+        "good_gap": period.good_gap, "reject_last": period.reject_last,
+        "reject_total": period.reject_total, "reject_gap": period.reject_gap,
+        "saved_at": now,
+    }

@@ -239,3 +239,74 @@ def test_the_open_period_is_closed_and_stored_when_the_station_stops(db: Databas
     [event] = events.pending()
     assert (event.good_count, event.reject_count) == (117, 3)
     assert (event.period_start, event.period_end) == (1000.0, 2200.0)
+
+
+def _hour_rule() -> ProductionCountRule:
+    return ProductionCountRule(name="filler-count", counter_tag="Filler.Good", period=3600,
+                               reject_tag="Filler.Reject", line="L1")
+
+
+async def _count(recorder: ProductionRecorder, bus: TagBus, readings, clock: FakeClock,
+                 then: float | None = None, stop: bool = False) -> None:
+    """Run ``recorder`` over ``readings`` [(tag, value, at)]; move the clock to ``then``;
+    then stop it cleanly (``stop``) or kill it (a crash: no goodbye)."""
+    queue = bus.subscribe("production", tags=recorder.tags)
+    task = asyncio.create_task(recorder.run(queue))
+    await asyncio.sleep(0.05)
+    for tag, value, at in readings:
+        bus.put([counter(tag, value, at)])
+    await asyncio.sleep(0.05)
+    if then is not None:
+        clock.now = then
+        await asyncio.sleep(0.05)
+    if stop:
+        queue.close()
+        await asyncio.wait_for(task, 5)
+    else:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    bus.unsubscribe(queue)
+
+
+def test_after_a_crash_the_open_period_goes_on_and_no_part_is_lost(db: Database) -> None:
+    events = EventRepository(db)
+    bus, clock = TagBus(), FakeClock()
+
+    async def scenario() -> None:
+        first = ProductionRecorder([_hour_rule()], events, lambda _e: None, clock=clock,
+                                   tick=0.01)
+        t = clock.now
+        # counting; 6 s later the open period is stored (CHECKPOINT_S); then the crash
+        await _count(first, bus, [("Filler.Good", 500, t + 1), ("Filler.Good", 617, t + 5)],
+                     clock, then=t + 6)
+        assert events.pending() == []
+        # restarted: it goes on from the stored period; the PLC counted on meanwhile
+        second = ProductionRecorder([_hour_rule()], events, lambda _e: None, clock=clock,
+                                    tick=0.01)
+        await _count(second, bus, [("Filler.Good", 650, t + 60)], clock, then=t + 3601)
+
+    asyncio.run(scenario())
+    [event] = events.pending()
+    assert event.good_count == 150  # 500 -> 650, across the crash
+    assert (event.period_start, event.period_end) == (1000.0, 4600.0)
+
+
+def test_after_a_clean_stop_the_parts_made_while_stopped_count_in_the_next_period(
+        db: Database) -> None:
+    events = EventRepository(db)
+    bus, clock = TagBus(), FakeClock()
+
+    async def scenario() -> None:
+        t = clock.now
+        first = ProductionRecorder([_hour_rule()], events, lambda _e: None, clock=clock,
+                                   tick=0.01)
+        await _count(first, bus, [("Filler.Good", 500, t + 1), ("Filler.Good", 617, t + 5)],
+                     clock, then=t + 600, stop=True)
+        second = ProductionRecorder([_hour_rule()], events, lambda _e: None, clock=clock,
+                                    tick=0.01)
+        await _count(second, bus, [("Filler.Good", 650, t + 900)], clock, then=t + 4201)
+
+    asyncio.run(scenario())
+    first, second = sorted(events.pending(), key=lambda e: e.period_start)
+    assert (first.good_count, first.period_start, first.period_end) == (117, 1000.0, 1600.0)
+    assert (second.good_count, second.period_start) == (33, 1600.0)  # 617 -> 650

@@ -27,7 +27,7 @@ def test_migrations_ship_as_a_package_with_one_head() -> None:
     assert folder.joinpath("env.py").is_file()
     assert folder.joinpath("versions").joinpath("__init__.py").is_file()
     assert len(ScriptDirectory.from_config(alembic_config()).get_heads()) == 1
-    assert HEAD == "0006"  # the newest revision: the outbox's claims
+    assert HEAD == "0007"  # the newest revision: the open production periods
     pyproject = (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text("utf-8")
     assert '"hmi.store.migrations"' in pyproject
     assert '"hmi.store.migrations.versions"' in pyproject

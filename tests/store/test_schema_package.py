@@ -17,7 +17,8 @@ SCHEMA = ROOT / "hmi" / "store" / "schema"
 AREAS = {
     "hmi.store.schema.alarms": {"alarm_states", "alarm_journal", "alarm_requests"},
     "hmi.store.schema.historian": {"historian_tags", "historian_samples", "historian_minutes"},
-    "hmi.store.schema.production": {"production_events", "event_confirmations", "outbox"},
+    "hmi.store.schema.production": {"production_events", "event_confirmations", "outbox",
+                                    "production_open"},
     "hmi.store.schema.security": {"users", "audit_trail", "audit_head"},
 }
 EVERY_TABLE = set().union(*AREAS.values())

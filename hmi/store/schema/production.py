@@ -8,6 +8,7 @@ revision 0001.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -77,4 +78,21 @@ outbox = Table(
     Column("claimed_until", Float, nullable=True),
     CheckConstraint("status IN ('pending', 'sent', 'rejected')", name="ck_outbox_status"),
     Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+
+# Each production rule's open period (hmi.core.events.OpenPeriod), written with the
+# events it closes (one transaction): a restart, also after a crash, goes on from it.
+production_open = Table(
+    "production_open",
+    metadata,
+    Column("rule", String(200), primary_key=True),
+    Column("period_start", Float, nullable=False),
+    Column("good_last", BigInteger, nullable=True),
+    Column("good_total", BigInteger, nullable=False),
+    Column("good_gap", Boolean, nullable=False),
+    Column("reject_last", BigInteger, nullable=True),
+    Column("reject_total", BigInteger, nullable=False),
+    Column("reject_gap", Boolean, nullable=False),
+    Column("saved_at", Float, nullable=False),
 )
