@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the app against a real site")
     run.add_argument("--config", type=Path, required=True, help="site file (TOML)")
     run.add_argument("--data", type=Path, help="data folder (default: the user data folder)")
+    run.add_argument("--headless", action="store_true",
+                     help="no window: devices, historian, rules, alarms and the MES sender "
+                          "only (a gateway PC, a service); stops on SIGTERM or Ctrl+C")
+    run.add_argument("--duration", type=float, help="with --headless: stop after SECONDS")
     run.set_defaults(func=_cmd_run)
 
     check = commands.add_parser("check-config", help="validate a site file")
@@ -112,9 +116,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    if args.duration is not None and (not args.headless or args.duration <= 0):
+        raise CliError("--duration goes with --headless and is a positive number of seconds")
     site = load_site(args.config)
     data = data_dir(args.data)
     data.mkdir(parents=True, exist_ok=True)
+    if args.headless:
+        from hmi.headless import run_headless  # noqa: PLC0415 (no Qt: loaded when run)
+        from hmi.store.database import StoreError  # noqa: PLC0415
+
+        try:
+            return run_headless(site, data, args.duration)
+        except StoreError as exc:
+            raise CliError(str(exc)) from None
     return _run_gui(site, data, args, demo=False)
 
 
