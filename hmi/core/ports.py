@@ -17,6 +17,10 @@ class ProductionQueue(Protocol):
 
     async def pending(self) -> list[ProductionEvent]: ...
 
+    async def between(self, start: float, end: float) -> list[ProductionEvent]:
+        """Events (pending or confirmed) whose period overlaps [start, end)."""
+        ...
+
     async def confirm(self, event_id: str, actor: Actor | None, comment: str = "",
                       signature: Signature | None = None) -> str: ...
 

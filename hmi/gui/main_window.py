@@ -51,6 +51,7 @@ from hmi.gui.events_view import EventQueueView
 from hmi.gui.feed import TagFeed
 from hmi.gui.formatting import format_clock
 from hmi.gui.outbox_indicator import OutboxIndicator
+from hmi.gui.production_markers import ProductionTrendMarkers
 from hmi.gui.tag_table import TagTableModel, TagTableView
 from hmi.gui.trend import TrendView
 from hmi.gui.uiloader import load_ui, theme_stylesheet
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         self.tag_table = TagTableView(self.tag_model)
         self._host("tagBox").addWidget(self.tag_table)
         self.events = EventQueueView(production, outbox, self.access)
+        self.production_markers = ProductionTrendMarkers(self.trend, production)
         self._host("eventBox").addWidget(self.events)
         self._split()
 
@@ -323,6 +325,7 @@ class MainWindow(QMainWindow):
         self.tag_model.close()
         self.events.close_view()
         self.outbox_indicator.close()
+        self.production_markers.close()
         self.trend.close_view()
         self._close_alarm_views()
         super().closeEvent(event)

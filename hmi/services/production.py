@@ -93,6 +93,10 @@ class ProductionService:
     async def get(self, event_id: str) -> ProductionEvent | None:
         return await asyncio.to_thread(self._events.get, event_id)
 
+    async def between(self, start: float, end: float) -> list[ProductionEvent]:
+        """Events (pending or confirmed) whose period overlaps [start, end)."""
+        return await asyncio.to_thread(self._events.between, start, end)
+
     async def confirm(self, event_id: str, actor: Actor | None, comment: str = "",
                       signature: Signature | None = None) -> str:
         """Confirm an event and queue its MES transaction; returns the outbox id.

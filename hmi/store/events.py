@@ -133,6 +133,17 @@ class EventRepository:
         with self._db.engine.connect() as connection:
             return [_event_from_row(row) for row in connection.execute(query).mappings()]
 
+    def between(self, start: float, end: float) -> list[ProductionEvent]:
+        """Events whose period overlaps [start, end), pending or confirmed, by start."""
+        query = (
+            select(production_events)
+            .where(production_events.c.period_end > start)
+            .where(production_events.c.period_start < end)
+            .order_by(production_events.c.period_start, production_events.c.event_id)
+        )
+        with self._db.engine.connect() as connection:
+            return [_event_from_row(row) for row in connection.execute(query).mappings()]
+
     def confirm(
         self,
         event_id: str,

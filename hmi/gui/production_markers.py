@@ -1,0 +1,64 @@
+"""Production on the trend: each production event's period as a shaded span on the time
+axis, labelled with its count and whether it is confirmed (grey-blue: not an alarm,
+ISA-101). The events of the last ``LOOK_BACK`` when the trend opens; then again whenever
+the production queue says events changed (a period closed, one confirmed)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from hmi.core.events import EventState, ProductionEvent
+from hmi.core.markers import MarkerKind, TrendMarker
+from hmi.core.ports import ProductionQueue
+from hmi.gui.trend import TrendView
+
+log = logging.getLogger(__name__)
+LOOK_BACK = 24 * 3600.0
+
+
+def marker_for(event: ProductionEvent) -> TrendMarker:
+    state = "confirmed" if event.state is EventState.CONFIRMED else "to confirm"
+    label = (f"{event.line + ': ' if event.line else ''}{event.good_count:,} {event.unit} "
+             f"good, {event.reject_count:,} rejected ({state})")
+    if not event.complete:
+        label += " — counter offline part of the period"
+    return TrendMarker(event.period_start, MarkerKind.PRODUCTION, label,
+                       end=event.period_end, key=f"production:{event.event_id}")
+
+
+class ProductionTrendMarkers:
+    def __init__(self, trend: TrendView, production: ProductionQueue) -> None:
+        self._trend = trend
+        self._production = production
+        self._task: asyncio.Future[Any] | None = None
+        self._again = False
+        self._remove = production.add_listener(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Read the events again (a burst of changes is one read, plus one after)."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            now = time.time()
+            try:
+                events = await self._production.between(now - LOOK_BACK, now + 1)
+            except Exception as exc:  # the trend works without them
+                log.warning("production markers not read: %s", exc)
+                return
+            for event in events:
+                self._trend.markers.add_marker(marker_for(event))
+
+    def close(self) -> None:
+        self._remove()
+        if self._task is not None:
+            self._task.cancel()
