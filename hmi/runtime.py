@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -108,7 +109,10 @@ class Runtime:
         problem = ""
         if site.mes is not None:
             link = site.mes
-            self.sender = OutboxSender(self.outbox, link, lambda: read_api_key(link))
+            # the station's identity claims the outbox: a restart takes its claims back
+            owner = f"{socket.gethostname()}:{data_dir.resolve()}"
+            self.sender = OutboxSender(self.outbox, link, lambda: read_api_key(link),
+                                       owner=owner[-100:])
             if not has_usable_backend():
                 try:
                     read_api_key(link)

@@ -110,7 +110,12 @@ class OutboxSender:
         api_key_provider: Callable[[], str],
         clock: Callable[[], float] = time.time,
         batch_size: int = 20,
+        owner: str = "",
     ) -> None:
+        """``owner``: who claims items in the store; the station's identity (the same
+        after a restart, so a station killed mid-pass takes its claims straight back;
+        the station lock keeps two processes of one station apart). Default: this
+        process."""
         self._outbox = outbox
         self._link = link
         self._api_key_provider = api_key_provider
@@ -121,7 +126,7 @@ class OutboxSender:
         self._session: aiohttp.ClientSession | None = None
         self.last_error = ""  # the latest failure, for a status bar
         # who claims items in the store (two senders may share one: a second station)
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     def add_listener(self, listener: Callable[[], None]) -> Callable[[], None]:
         """Call ``listener()`` on the loop after every change to the outbox or to

@@ -12,6 +12,7 @@ import asyncio
 import hmac
 import json
 import logging
+import random
 import time
 from datetime import datetime
 from typing import Any
@@ -80,6 +81,11 @@ class MesSimulator:
         self.post_count = 0  # every POST that reached the handler, accepted or not
         self.posts_per_key: dict[str, int] = {}  # Idempotency-Key -> POSTs that carried it
         self.latency = 0.0  # seconds each POST takes to answer (a real MES is not instant)
+        # the share of accepted POSTs whose answer is lost: processed and recorded, then
+        # the connection dropped (the worst case for exactly-once)
+        self.drop_answers = 0.0
+        self.dropped = 0
+        self._random = random.Random(7)
         self._answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
         # answers forced on the next POSTs: (status, JSON message or raw text, headers)
         self._forced: list[tuple[int, str, dict[str, str], bool]] = []
@@ -171,6 +177,10 @@ class MesSimulator:
             }
         )
         log.info("MES simulator recorded transaction %s", body["transactionId"])
+        if self.drop_answers and self._random.random() < self.drop_answers:
+            self.dropped += 1
+            if request.transport is not None:
+                request.transport.abort()  # processed; the answer never leaves
         return web.json_response(answer)
 
     async def _on_list(self, _request: web.Request) -> web.Response:
