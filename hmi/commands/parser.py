@@ -58,6 +58,7 @@ def register_commands(commands: SubParsers) -> None:
     _register_audit(commands)
     _register_secrets(commands)
     _register_alarms(commands)
+    _register_outbox(commands)
 
 
 # -- shared arguments ---------------------------------------------------------------------
@@ -280,6 +281,26 @@ def _register_audit(commands: SubParsers) -> None:
     add_login_arguments(export)
     add_station_arguments(export)
     export.set_defaults(func=deferred("audit", "cmd_export"))
+
+
+def _register_outbox(commands: SubParsers) -> None:
+    outbox = commands.add_parser("outbox", help="the MES outbox: what waits, was sent, "
+                                                "was rejected; send a rejected one again")
+    actions = outbox.add_subparsers(dest="outbox_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="transactions, newest first, with the MES's "
+                                              "reason for those not sent")
+    listing.add_argument("--status", choices=("pending", "sent", "rejected"),
+                         help="only these")
+    listing.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    add_station_arguments(listing)
+    listing.set_defaults(func=deferred("outbox", "cmd_list"))
+    retry = actions.add_parser("retry", help="send a rejected transaction again (needs "
+                                             "--as a user with retry_mes)")
+    retry.add_argument("id", help="the transaction's id (hmi outbox list)")
+    retry.add_argument("--reason", default="", help="why it may go now (audited)")
+    add_login_arguments(retry)
+    add_station_arguments(retry)
+    retry.set_defaults(func=deferred("outbox", "cmd_retry"))
 
 
 def _register_alarms(commands: SubParsers) -> None:
