@@ -260,7 +260,9 @@ class OutboxSender:
                               f"({self._link.api_key_secret!r} in the keyring: hmi secrets "
                               "set)", status)
             return None
-        if status >= 500 or status in RETRYABLE_4XX:
+        if status >= 500 or status in RETRYABLE_4XX or retry_after is not None:
+            # (any answer with Retry-After: the server says "later", e.g. a 409 while
+            # the same transaction is still being processed)
             await self._retry(item, f"MES answered HTTP {status}: {body}", status,
                               retry_after)
             return None

@@ -1,14 +1,19 @@
 """The demo MES: a real HTTP server on 127.0.0.1 that records what the HMI posts.
 
 POST /api/transactions takes a ProductionPerformance JSON body with ``X-API-Key`` and
-``Idempotency-Key`` headers: 401 for a wrong or missing key, 400 (naming the field) for
-a malformed body, 200 otherwise. A repeated Idempotency-Key answers 200 again without
-recording a duplicate, as a real MES must. GET /api/transactions lists what arrived.
+``Idempotency-Key`` headers, and answers as a strict MES: 401 for a wrong or missing API
+key; 400 for a body that is not JSON or a missing Idempotency-Key; 422 naming the field
+for a transaction that breaks the schema (problems as application/problem+json). The
+Idempotency-Key follows the IETF httpapi draft: a replay gets the first answer again
+with ``Idempotent-Replayed: true`` and is not recorded twice; the same key with another
+body is 422; the same key while the first is still being processed is 409 (with
+``Retry-After``). GET /api/transactions lists what arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -70,6 +75,15 @@ def validate_production_performance(body: object) -> None:
     _require(quantity, "unit", str)
 
 
+def problem(status: int, kind: str, detail: str,
+            headers: dict[str, str] | None = None) -> web.Response:
+    """An RFC 9457 problem (application/problem+json); ``error`` repeats the detail."""
+    body = {"type": f"https://mes.example/problems/{kind}", "title": kind.replace("-", " "),
+            "status": status, "detail": detail, "error": detail}
+    return web.json_response(body, status=status, headers=headers,
+                             content_type="application/problem+json")
+
+
 class MesSimulator:
     """In-process MES for the demo and tests; start() on port 0 picks a free port."""
 
@@ -86,7 +100,9 @@ class MesSimulator:
         self.drop_answers = 0.0
         self.dropped = 0
         self._random = random.Random(7)
-        self._answers: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> first answer
+        # Idempotency-Key -> the first answer and the body's fingerprint
+        self._answers: dict[str, tuple[dict[str, Any], str]] = {}
+        self._in_flight: set[str] = set()
         # answers forced on the next POSTs: (status, JSON message or raw text, headers)
         self._forced: list[tuple[int, str, dict[str, str], bool]] = []
         self._runner: web.AppRunner | None = None
@@ -141,33 +157,50 @@ class MesSimulator:
 
     async def _on_post(self, request: web.Request) -> web.Response:
         self.post_count += 1
-        if self.latency:
-            await asyncio.sleep(self.latency)
         given = request.headers.get("X-API-Key", "")
         if not hmac.compare_digest(given.encode(), self.api_key.encode()):
-            return web.json_response({"error": "missing or wrong X-API-Key"}, status=401)
+            return problem(401, "unauthorized", "missing or wrong X-API-Key")
         if self._forced:
             status, message, headers, raw = self._forced.pop(0)
             if raw:
                 return web.Response(text=message, status=status,
                                     content_type=headers.get("Content-Type", "text/plain"))
-            return web.json_response({"error": message}, status=status, headers=headers)
+            return problem(status, "forced", message, headers)
         key = request.headers.get("Idempotency-Key", "")
-        if key:
-            self.posts_per_key[key] = self.posts_per_key.get(key, 0) + 1
         if not key:
-            return web.json_response({"error": "missing Idempotency-Key header"}, status=400)
-        if key in self._answers:
-            return web.json_response({**self._answers[key], "duplicate": True})
+            return problem(400, "idempotency-key-missing", "missing Idempotency-Key header")
+        self.posts_per_key[key] = self.posts_per_key.get(key, 0) + 1
+        text = await request.text()
+        fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        if key in self._answers:  # a replay: the first answer again, said to be one
+            answer, first = self._answers[key]
+            if first != fingerprint:
+                return problem(422, "idempotency-key-reused",
+                               "this Idempotency-Key came with another body")
+            return web.json_response(answer, headers={"Idempotent-Replayed": "true"})
+        if key in self._in_flight:
+            return problem(409, "idempotency-key-in-use", "a request with this "
+                           "Idempotency-Key is being processed", {"Retry-After": "1"})
+        self._in_flight.add(key)
         try:
-            body = json.loads(await request.text())
-            validate_production_performance(body)
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            return self._process(request, key, text, fingerprint)
+        finally:
+            self._in_flight.discard(key)
+
+    def _process(self, request: web.Request, key: str, text: str,
+                 fingerprint: str) -> web.Response:
+        try:
+            body = json.loads(text)
         except json.JSONDecodeError:
-            return web.json_response({"error": "the body is not JSON"}, status=400)
+            return problem(400, "malformed", "the body is not JSON")
+        try:
+            validate_production_performance(body)
         except InvalidTransactionError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            return problem(422, "invalid-transaction", str(exc))
         answer = {"status": "accepted", "transactionId": body["transactionId"]}
-        self._answers[key] = answer
+        self._answers[key] = (answer, fingerprint)
         self.received.append(
             {
                 "transaction": body,

@@ -450,3 +450,26 @@ def test_listeners_hear_every_change_a_screen_shows(plant: Plant, caplog) -> Non
     assert problems[6] == "", "and ends"
     assert len(heard) == 7, "a removed listener hears nothing more"
     assert sum("outbox change listener" in r.getMessage() for r in caplog.records) == 8
+
+
+def test_a_409_with_retry_after_is_waited_for_not_rejected(plant: Plant) -> None:
+    """The MES still processing the same transaction (409 + Retry-After): try later."""
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            sim.reject_next(409, "a request with this key is being processed",
+                            retry_after="1")
+            assert await sender.send_due_once() == 0
+            item = only_item(plant)
+            assert (item.status, item.http_status) == (OutboxStatus.PENDING, 409)
+            assert item.next_attempt_at == pytest.approx(plant.clock.now + 1)
+            plant.clock.now += 1
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+
+    asyncio.run(scenario())
