@@ -20,6 +20,8 @@ from pathlib import Path
 
 from hmi.core.bus import TagBus
 from hmi.core.consumers import ConsumerRunner
+from hmi.core.outbox import OutboxItem, OutboxStatus
+from hmi.core.security import Actor, Signature
 from hmi.core.site import DeviceKind, Site
 from hmi.core.status import DeviceStatus
 from hmi.devices.opcua_conditions import ConditionSource
@@ -62,6 +64,14 @@ class MesMonitor:
 
     async def oldest_pending(self) -> float | None:
         return await self._queue.oldest_pending()
+
+    async def rejected(self) -> list[OutboxItem]:
+        """What the MES set aside, newest first, with its reasons."""
+        return await self._queue.items(OutboxStatus.REJECTED)
+
+    async def retry(self, item_id: str, actor: Actor | None, reason: str = "",
+                    signature: Signature | None = None) -> None:
+        await self._queue.retry(item_id, actor, reason, signature)
 
     def problem(self) -> str:
         if self._problem:

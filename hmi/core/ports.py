@@ -9,6 +9,7 @@ from hmi.core.alarm_rules import AlarmRule
 from hmi.core.alarm_states import AlarmEvent, AlarmRecord, AlarmState, AlarmTransition
 from hmi.core.events import ProductionEvent
 from hmi.core.listeners import Listeners
+from hmi.core.outbox import OutboxItem
 from hmi.core.security import Actor, Signature
 
 
@@ -34,6 +35,15 @@ class OutboxMonitor(Protocol):
 
     async def oldest_pending(self) -> float | None:
         """When the oldest transaction still waiting was queued (None: none waits)."""
+        ...
+
+    async def rejected(self) -> list[OutboxItem]:
+        """What the MES set aside, newest first, each with the MES's reason."""
+        ...
+
+    async def retry(self, item_id: str, actor: Actor | None, reason: str = "",
+                    signature: Signature | None = None) -> None:
+        """Send a rejected transaction again (permission retry_mes, audited)."""
         ...
 
     def problem(self) -> str:

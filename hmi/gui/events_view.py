@@ -32,6 +32,7 @@ from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.security import Action, Signature
 from hmi.gui.access import AccessController
 from hmi.gui.formatting import format_clock
+from hmi.gui.rejections_view import RejectionsDialog
 from hmi.gui.signature import SignatureDialog
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class EventQueueView(QWidget):
         self.feedback = QLabel("")
         self.feedback.setObjectName("confirmFeedback")
         self.feedback.setWordWrap(True)
+        self._add_rejections_button()
         self.outbox_label = QLabel("MES: —")
         self.outbox_label.setObjectName("outboxStatus")
         self.outbox_label.setWordWrap(True)  # a long reason must not squeeze the tag table
@@ -110,9 +112,9 @@ class EventQueueView(QWidget):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.empty_label)
         layout.addLayout(row)
-        layout.addWidget(self.permission_hint)
-        layout.addWidget(self.feedback)
-        layout.addWidget(self.outbox_label)
+        for widget in (self.permission_hint, self.feedback, self.outbox_label,
+                       self.rejections_button):
+            layout.addWidget(widget)
 
         self.list.currentItemChanged.connect(self._on_selection)
         self.confirm_button.clicked.connect(self._on_confirm)
@@ -161,7 +163,11 @@ class EventQueueView(QWidget):
         await self.refresh_outbox()
 
     async def refresh_outbox(self) -> None:
-        text, attention = describe_outbox(await self._outbox.counts(), self._outbox.problem())
+        counts = await self._outbox.counts()
+        rejected = counts.get("rejected", 0)
+        self.rejections_button.setText(f"Rejected by the MES ({rejected})…")
+        self.rejections_button.setVisible(bool(rejected))
+        text, attention = describe_outbox(counts, self._outbox.problem())
         self.outbox_label.setText(text)
         if self.outbox_label.property("attention") != attention:
             self.outbox_label.setProperty("attention", attention)
@@ -211,7 +217,7 @@ class EventQueueView(QWidget):
     def _on_not_signed(self) -> None:
         self.feedback.setText("Not confirmed: not signed.")
 
-    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+    def _start(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -238,7 +244,26 @@ class EventQueueView(QWidget):
         self.feedback.setText(text)
         await self.refresh()
 
+    def _add_rejections_button(self) -> None:
+        self.rejections_button = QPushButton("Rejected by the MES…")
+        self.rejections_button.setObjectName("rejectionsButton")
+        self.rejections_button.setVisible(False)
+        self.rejections_button.clicked.connect(self.open_rejections)
+        self.rejections: RejectionsDialog | None = None
+
+    def open_rejections(self) -> RejectionsDialog:
+        """The dead-letter list: what the MES rejected, why, and Send again."""
+        if self.rejections is not None:
+            self.rejections.deleteLater()
+        dialog = RejectionsDialog(self._outbox, self._access, self.window())
+        self.rejections = dialog
+        dialog.open()  # never exec() under qasync
+        self._start(dialog.refresh())
+        return dialog
+
     def close_view(self) -> None:
+        if self.rejections is not None:
+            self.rejections.reject()
         if self.signature_dialog is not None:
             self.signature_dialog.reject()
         self._remove_outbox_listener()

@@ -212,16 +212,19 @@ class OutboxQueue:
     async def items(self, status: OutboxStatus | None = None) -> list[OutboxItem]:
         return await asyncio.to_thread(self._outbox.list, status)
 
-    async def retry(self, item_id: str, actor: Actor | None, reason: str = "") -> None:
-        """Send a rejected item again (after the cause was fixed at the MES)."""
+    async def retry(self, item_id: str, actor: Actor | None, reason: str = "",
+                    signature: Signature | None = None) -> None:
+        """Send a rejected item again (after the cause was fixed at the MES); signed
+        where the site asks ([security.signatures] retry_mes)."""
         who = await asyncio.to_thread(self._guard.require, actor, Action.RETRY_MES,
                                       f"MES transaction {item_id}")
+        meaning = self._guard.signed(who, Action.RETRY_MES, signature)
         reason = clean_text(reason, "reason")
         item = await asyncio.to_thread(self._outbox.get, item_id)
         old = f"{item.status.value}: {item.last_error}" if item is not None else ""
         entry = AuditEntry(who.name, who.role, Action.RETRY_MES.value,
                            f"MES transaction {item_id}", old_value=old, new_value="pending",
-                           reason=reason)
+                           reason=reason, meaning=meaning)
         await asyncio.to_thread(self._outbox.requeue, item_id, self._clock(), entry)
         self._notify_sender()
 

@@ -47,6 +47,12 @@ class CountingMonitor:
     async def oldest_pending(self) -> float | None:
         return await self._monitor.oldest_pending()
 
+    async def rejected(self):
+        return await self._monitor.rejected()
+
+    async def retry(self, item_id, actor, reason="", signature=None) -> None:
+        await self._monitor.retry(item_id, actor, reason, signature)
+
     def problem(self) -> str:
         return self._monitor.problem()
 
