@@ -26,7 +26,7 @@ DEMO_CONFIG = "config/demo.toml"
 # commands on the station's database also log to the HMI's log file (hmi.logs), so the
 # security log (logins, refusals, lockouts) is complete whichever program saw them
 FILE_LOGGED = frozenset({"users", "audit", "secrets", "run", "demo", "tags", "alarms",
-                         "outbox"})
+                         "outbox", "events"})
 
 
 class CliError(Exception):

@@ -59,6 +59,7 @@ def register_commands(commands: SubParsers) -> None:
     _register_secrets(commands)
     _register_alarms(commands)
     _register_outbox(commands)
+    _register_events(commands)
 
 
 # -- shared arguments ---------------------------------------------------------------------
@@ -281,6 +282,24 @@ def _register_audit(commands: SubParsers) -> None:
     add_login_arguments(export)
     add_station_arguments(export)
     export.set_defaults(func=deferred("audit", "cmd_export"))
+
+
+def _register_events(commands: SubParsers) -> None:
+    events = commands.add_parser("events", help="production events: list, confirm")
+    actions = events.add_subparsers(dest="events_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="events waiting for an operator, oldest first")
+    listing.add_argument("--all", action="store_true", help="confirmed ones too")
+    listing.add_argument("--json", action="store_true", help="as JSON, for scripts")
+    add_station_arguments(listing)
+    listing.set_defaults(func=deferred("events", "cmd_list"))
+    confirm = actions.add_parser("confirm", help="confirm an event and queue its MES "
+                                                 "transaction (needs --as)")
+    confirm.add_argument("id", help="the event's id (hmi events list)")
+    confirm.add_argument("--comment", default="", help="kept with the confirmation")
+    _site_argument(confirm)
+    add_login_arguments(confirm)
+    add_data_argument(confirm)
+    confirm.set_defaults(func=deferred("events", "cmd_confirm"))
 
 
 def _register_outbox(commands: SubParsers) -> None:
