@@ -24,7 +24,9 @@ from hmi.core.site import HistorianSettings, MesLink, ProductionCountRule, Site
 __all__ = ["ConfigError", "ConfigIssue", "load_site", "parse_site"]
 
 _RULE_KEYS = frozenset({"name", "counter_tag", "reject_tag", "period", "unit", "line"})
-_MES_KEYS = frozenset({"url", "api_key_secret", "timeout", "retry_interval", "verify_tls"})
+_MES_KEYS = frozenset({"url", "api_key_secret", "timeout", "retry_interval", "verify_tls",
+                       "auth", "username", "token_url", "client_id", "scope"})
+_MES_AUTH = ("api_key", "basic", "oauth2")
 _HISTORIAN_KEYS = frozenset({"raw_days", "rollup_days", "heartbeat"})
 _TOP_KEYS = frozenset(
     {
@@ -214,10 +216,29 @@ class _Validator(Checker):
                 "(the key itself never goes in the config)",
             )
             return None
+        auth = entry.get("auth", "api_key")
+        if auth not in _MES_AUTH:
+            self.error(("mes", "auth"), f"mes.auth must be one of {', '.join(_MES_AUTH)} "
+                                        f"(not {auth!r})")
+            return None
+        needed = {"basic": ("username",), "oauth2": ("token_url", "client_id")}.get(auth, ())
+        for key in needed:
+            if not isinstance(entry.get(key), str) or not entry.get(key):
+                self.error(("mes", key), f"mes.auth = {auth!r} needs mes.{key}")
+                return None
+        token_url = entry.get("token_url", "")
+        if auth == "oauth2" and not re.match(r"^https?://", token_url):
+            self.error(("mes", "token_url"), "mes.token_url must be an http:// or https:// URL")
+            return None
         return MesLink(
             url,
             secret,
             timeout=self.number(entry, ("mes", "timeout"), 5.0, 0.5, 120.0),
             retry_interval=self.number(entry, ("mes", "retry_interval"), 2.0, 0.1, 3600.0),
             verify_tls=self.flag(entry, ("mes", "verify_tls"), default=True),
+            auth=auth,
+            username=self.text(entry, ("mes", "username")),
+            token_url=token_url,
+            client_id=self.text(entry, ("mes", "client_id")),
+            scope=self.text(entry, ("mes", "scope")),
         )

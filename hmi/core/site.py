@@ -177,13 +177,20 @@ class ProductionCountRule:
 
 @dataclass(frozen=True, slots=True)
 class MesLink:
-    """Where confirmed transactions go, and the keyring entry holding the API key."""
+    """Where confirmed transactions go, and how the station authenticates there."""
 
     url: str
-    api_key_secret: str  # keyring "username" under service "hmi"
+    # the keyring entry ("username" under service "hmi") holding the API key, the
+    # OAuth2 client secret or the basic-auth password
+    api_key_secret: str
     timeout: float = 5.0
     retry_interval: float = 2.0
     verify_tls: bool = True
+    auth: str = "api_key"  # api_key, basic, oauth2
+    username: str = ""  # basic
+    token_url: str = ""  # oauth2: the client-credentials grant
+    client_id: str = ""
+    scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)

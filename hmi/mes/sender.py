@@ -35,7 +35,7 @@ import aiohttp
 from hmi.core.listeners import Listeners
 from hmi.core.outbox import OutboxItem
 from hmi.core.site import MesLink
-from hmi.mes.secrets import SecretError
+from hmi.mes.auth import AuthError, Credentials
 from hmi.store.outbox import OutboxRepository
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,9 @@ def backoff_delay(retry_interval: float, attempts: int) -> float:
     return float(min(retry_interval * 2**exponent, MAX_BACKOFF))
 
 
+_RENEWED = object()  # _post's answer: the token was refused and forgotten
+
+
 class OutboxSender:
     """Sends due outbox items to ``link.url``; ``run()`` loops until cancelled."""
 
@@ -119,6 +122,7 @@ class OutboxSender:
         self._outbox = outbox
         self._link = link
         self._api_key_provider = api_key_provider
+        self._auth = Credentials(link, api_key_provider, clock)
         self._listeners: Listeners[[]] = Listeners("outbox change")
         self._clock = clock
         self._batch_size = batch_size
@@ -170,13 +174,20 @@ class OutboxSender:
         if not items:
             return 0
         try:
-            api_key = await asyncio.to_thread(self._api_key_provider)
-        except SecretError as exc:
+            auth = await self._auth.headers(session)
+        except AuthError as exc:
             await self._hold_for_secret(items, str(exc))
             return 0
         sent = 0
         for index, item in enumerate(items):
-            outcome = await self._post(session, item, api_key)
+            outcome = await self._post(session, item, auth)
+            if outcome is _RENEWED:  # a 401 with a token: renewed once, then again
+                try:
+                    auth = await self._auth.headers(session)
+                except AuthError as exc:
+                    await self._hold_for_secret(items[index:], str(exc))
+                    return sent
+                outcome = await self._post(session, item, auth, renewed=True)
             self._changed()
             if outcome is None:
                 # The MES is down or overloaded: do not spend a timeout on each of the
@@ -214,13 +225,15 @@ class OutboxSender:
         self._changed()
 
     async def _post(
-        self, session: aiohttp.ClientSession, item: OutboxItem, api_key: str
-    ) -> bool | None:
-        """True: sent; False: rejected; None: to be retried (the MES is unavailable)."""
+        self, session: aiohttp.ClientSession, item: OutboxItem, auth: dict[str, str],
+        renewed: bool = False,
+    ) -> bool | object | None:
+        """True: sent; False: rejected; None: to be retried (the MES is unavailable);
+        _RENEWED: refused a token that is now forgotten (post again with a new one)."""
         headers = {
             "Content-Type": "application/json",
-            "X-API-Key": api_key,
             "Idempotency-Key": item.id,
+            **auth,
         }
         timeout = aiohttp.ClientTimeout(total=self._link.timeout)
         try:
@@ -253,6 +266,9 @@ class OutboxSender:
             log.info("MES accepted outbox %s (HTTP %d)", item.id, status)
             self.last_error = ""
             return True
+        if status == 401 and not renewed and self._auth.refused():
+            log.info("MES refused our token (HTTP 401): renewing it once")
+            return _RENEWED
         if status in CREDENTIALS_REFUSED:
             # a wrong or rotated credential: hold, reject nothing (the backlog waits)
             await self._retry(item, f"held: the MES refused our credential (HTTP {status}): "

@@ -13,11 +13,13 @@ body is 422; the same key while the first is still being processed is 409 (with
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import hmac
 import json
 import logging
 import random
+import secrets
 import time
 from datetime import datetime
 from typing import Any
@@ -27,6 +29,7 @@ from aiohttp import web
 log = logging.getLogger(__name__)
 
 PATH = "/api/transactions"
+TOKEN_PATH = "/oauth/token"  # noqa: S105 (a path, not a password)
 MAX_BODY_BYTES = 1_000_000
 
 
@@ -87,10 +90,19 @@ def problem(status: int, kind: str, detail: str,
 class MesSimulator:
     """In-process MES for the demo and tests; start() on port 0 picks a free port."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "demo-key") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, api_key: str = "demo-key",
+                 auth: str = "api_key") -> None:
+        """``auth``: api_key (``X-API-Key: api_key``), basic (user ``hmi``, password
+        ``api_key``) or oauth2 (client ``hmi`` with secret ``api_key`` at TOKEN_PATH,
+        Bearer tokens living ``token_lifetime`` seconds)."""
         self.host = host
         self._port = port
         self.api_key = api_key
+        self.auth = auth
+        self.client_id = "hmi"
+        self.token_lifetime = 60.0
+        self.tokens_issued = 0
+        self._tokens: dict[str, float] = {}  # token -> when it expires
         self.received: list[dict[str, Any]] = []
         self.post_count = 0  # every POST that reached the handler, accepted or not
         self.posts_per_key: dict[str, int] = {}  # Idempotency-Key -> POSTs that carried it
@@ -116,6 +128,14 @@ class MesSimulator:
         return f"http://{self.host}:{self._port}{PATH}"
 
     @property
+    def token_url(self) -> str:
+        return f"http://{self.host}:{self._port}{TOKEN_PATH}"
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far expires now (a revocation, or a clock jump)."""
+        self._tokens = dict.fromkeys(self._tokens, 0.0)
+
+    @property
     def running(self) -> bool:
         return self._runner is not None
 
@@ -136,6 +156,7 @@ class MesSimulator:
             return
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post(PATH, self._on_post)
+        app.router.add_post(TOKEN_PATH, self._on_token)
         app.router.add_get(PATH, self._on_list)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -157,9 +178,10 @@ class MesSimulator:
 
     async def _on_post(self, request: web.Request) -> web.Response:
         self.post_count += 1
-        given = request.headers.get("X-API-Key", "")
-        if not hmac.compare_digest(given.encode(), self.api_key.encode()):
-            return problem(401, "unauthorized", "missing or wrong X-API-Key")
+        refused = self._refused(request)
+        if refused:
+            return problem(401, "unauthorized", refused,
+                           {"WWW-Authenticate": "Bearer"} if self.auth == "oauth2" else None)
         if self._forced:
             status, message, headers, raw = self._forced.pop(0)
             if raw:
@@ -188,6 +210,38 @@ class MesSimulator:
             return self._process(request, key, text, fingerprint)
         finally:
             self._in_flight.discard(key)
+
+    def _refused(self, request: web.Request) -> str:
+        """Why the request is not authenticated ("" when it is)."""
+        if self.auth == "api_key":
+            given = request.headers.get("X-API-Key", "")
+            ok = hmac.compare_digest(given.encode(), self.api_key.encode())
+            return "" if ok else "missing or wrong X-API-Key"
+        header = request.headers.get("Authorization", "")
+        if self.auth == "basic":
+            expected = "Basic " + base64.b64encode(f"hmi:{self.api_key}".encode()).decode()
+            ok = hmac.compare_digest(header.encode(), expected.encode())
+            return "" if ok else "missing or wrong basic credentials"
+        token = header.removeprefix("Bearer ").strip()
+        expires = self._tokens.get(token)
+        if expires is None:
+            return "missing or unknown bearer token"
+        return "" if time.time() < expires else "the bearer token has expired"
+
+    async def _on_token(self, request: web.Request) -> web.Response:
+        """OAuth2 client credentials (RFC 6749 4.4): a short-lived bearer token."""
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        secret = str(form.get("client_secret", ""))
+        if form.get("client_id") != self.client_id or not hmac.compare_digest(
+                secret.encode(), self.api_key.encode()):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        token = secrets.token_urlsafe(24)
+        self._tokens[token] = time.time() + self.token_lifetime
+        self.tokens_issued += 1
+        return web.json_response({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": self.token_lifetime})
 
     def _process(self, request: web.Request, key: str, text: str,
                  fingerprint: str) -> web.Response:
