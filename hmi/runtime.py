@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -48,6 +49,7 @@ from hmi.store.outbox import OutboxRepository
 from hmi.store.station_lock import StationLock
 
 log = logging.getLogger(__name__)
+STATION_ID_FILE = "station.id"
 
 
 
@@ -120,9 +122,8 @@ class Runtime:
         if site.mes is not None:
             link = site.mes
             # the station's identity claims the outbox: a restart takes its claims back
-            owner = f"{socket.gethostname()}:{data_dir.resolve()}"
             self.sender = OutboxSender(self.outbox, link, lambda: read_api_key(link),
-                                       owner=owner[-100:])
+                                       owner=station_identity(data_dir))
             if not has_usable_backend():
                 try:
                     read_api_key(link)
@@ -204,6 +205,22 @@ class Runtime:
         self._tasks.clear()
         self.database.close()
         self.station_lock.release()  # last: nobody acts on the store before it is closed
+
+
+def station_identity(data_dir: Path) -> str:
+    """This station's name for its claims on the outbox: the host and a random id kept
+    in the data folder (made at the first start), the same after every restart and
+    never another station's, even on a cloned disk with the same host name and path."""
+    path = data_dir / STATION_ID_FILE
+    try:
+        known = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        known = ""
+    if len(known) != 32 or not all(c in "0123456789abcdef" for c in known):
+        known = uuid.uuid4().hex
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(known + "\n", encoding="ascii")
+    return f"{socket.gethostname()[:60]}:{known}"
 
 
 def _kept_for(policy: RetentionPolicy) -> float | None:

@@ -53,7 +53,7 @@ def retry_after_seconds(value: str | None, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -169,17 +169,32 @@ class OutboxSender:
         # claimed for as long as posting them all may take (a crashed sender's claim
         # lapses; a sender sharing the store waits for it, never posts an item twice)
         lease = self._batch_size * (self._link.timeout + 1.0) + 5.0
-        items = await asyncio.to_thread(self._outbox.claim, self.owner, self._clock(), lease,
+        claimed_at = self._clock()
+        items = await asyncio.to_thread(self._outbox.claim, self.owner, claimed_at, lease,
                                         self._batch_size)
         if not items:
             return 0
+        lease_until = claimed_at + lease
         try:
             auth = await self._auth.headers(session)
         except AuthError as exc:
             await self._hold_for_secret(items, str(exc))
             return 0
         sent = 0
+        # one item may take a token renewal and two posts, and a busy database: the
+        # claims are extended before an item could outlast them (else another sender
+        # could take one while it is posted)
+        per_item = 3 * self._link.timeout + 6.0
         for index, item in enumerate(items):
+            if self._clock() + 2 * per_item > lease_until:
+                lease_until = self._clock() + lease
+                rest = [waiting.id for waiting in items[index:]]
+                kept = await asyncio.to_thread(self._outbox.extend_claims, self.owner, rest,
+                                               lease_until)
+                if kept != len(rest):
+                    log.warning("MES outbox: %d claims lapsed and were taken by another "
+                                "sender; this pass stops", len(rest) - kept)
+                    return sent
             outcome = await self._post(session, item, auth)
             if outcome is _RENEWED:  # a 401 with a token: renewed once, then again
                 try:
@@ -257,7 +272,9 @@ class OutboxSender:
 
         now = self._clock()
         if 200 <= status < 300:
-            wrong = _receipt(content_type, body)
+            # 204 No Content says "done, nothing to tell"; any other 2xx must carry the
+            # MES's JSON receipt
+            wrong = "" if status == 204 else _receipt(content_type, body)
             if wrong:  # not the MES's receipt: never counted as delivered
                 await self._retry(item, f"the MES answered HTTP {status} with {wrong}; "
                                   "not counted as delivered, retried", status)

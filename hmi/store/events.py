@@ -90,8 +90,15 @@ class EventRepository:
         holds (counted twice), nor loses the parts counted since."""
         try:
             with self._db.engine.begin() as connection:
+                # an event the store took already (a commit reported failed that went
+                # through) is not inserted twice: the batch is retried whole
+                ids = [event.event_id for event in closed]
+                have = set(connection.execute(
+                    select(production_events.c.event_id)
+                    .where(production_events.c.event_id.in_(ids))).scalars()) if ids else set()
                 for event in closed:
-                    connection.execute(insert(production_events), _event_row(event, now))
+                    if event.event_id not in have:
+                        connection.execute(insert(production_events), _event_row(event, now))
                 for period in open_periods:
                     row = _open_row(period, now)
                     done = connection.execute(update(production_open)

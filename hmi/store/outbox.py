@@ -104,6 +104,7 @@ class OutboxRepository:
                 update(outbox)
                 .where(outbox.c.id.in_(take))
                 .where(outbox.c.status == OutboxStatus.PENDING.value)
+                .where(outbox.c.next_attempt_at <= now)  # (a stale read: due no more)
                 .where(free)
                 .values(claimed_by=owner, claimed_until=now + lease)
             )
@@ -113,6 +114,21 @@ class OutboxRepository:
                 select(outbox).where(outbox.c.id.in_(take))
                 .order_by(outbox.c.created_at, outbox.c.id)).mappings().all()
         return [_item_from_row(row) for row in claimed]
+
+    def extend_claims(self, owner: str, item_ids: builtins.list[str], until: float) -> int:
+        """Keep ``owner``'s claims on these pending items until ``until``; returns how
+        many it still held (fewer: a lapsed one was taken by another sender)."""
+        if not item_ids:
+            return 0
+        with self._db.engine.begin() as connection:
+            result = connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(item_ids))
+                .where(outbox.c.status == OutboxStatus.PENDING.value)
+                .where(outbox.c.claimed_by == owner)
+                .values(claimed_until=until)
+            )
+        return int(result.rowcount)
 
     def get(self, item_id: str) -> OutboxItem | None:
         with self._db.engine.connect() as connection:

@@ -473,3 +473,51 @@ def test_a_409_with_retry_after_is_waited_for_not_rejected(plant: Plant) -> None
             await sim.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_claim_kept_alive_or_lost_is_said_by_the_store(plant: Plant) -> None:
+    """Claims are extended while held; one that lapsed and was taken is not (the pass
+    that held it stops rather than post it while another sender does)."""
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            for _ in range(2):
+                await service.confirm(add_event(plant).event_id, operator("alice"), "")
+        finally:
+            await sim.stop()
+        now = plant.clock.now
+        ids = [i.id for i in plant.outbox.claim("A", now, 10.0, 5)]
+        assert len(ids) == 2
+        assert plant.outbox.claim("B", now + 1, 10.0, 5) == []  # A's, not lapsed
+        assert plant.outbox.extend_claims("A", ids, now + 30) == 2
+        assert plant.outbox.claim("B", now + 20, 10.0, 5) == []  # extended: still A's
+        assert len(plant.outbox.claim("B", now + 31, 10.0, 5)) == 2  # lapsed: B's now
+        assert plant.outbox.extend_claims("A", ids, now + 60) == 0  # A is told
+
+    asyncio.run(scenario())
+
+
+def test_odd_retry_after_values_and_a_204_receipt(plant: Plant) -> None:
+    from hmi.mes.sender import retry_after_seconds
+
+    assert retry_after_seconds("\u00b2", 0.0) is None  # a digit to isdigit()
+    assert retry_after_seconds("soon", 0.0) is None
+    assert retry_after_seconds("120", 0.0) == 120.0
+
+    async def scenario() -> None:
+        sim = MesSimulator(api_key=API_KEY)
+        await sim.start()
+        try:
+            sender = make_sender(plant, sim)
+            service = ProductionService(plant.events, sender.notify, GUARD, clock=plant.clock)
+            await service.confirm(add_event(plant).event_id, operator("alice"), "")
+            sim.answer_next_with_html(204)  # 204 No Content: done, no body to tell
+            assert await sender.send_due_once() == 1
+        finally:
+            await sim.stop()
+        assert only_item(plant).status is OutboxStatus.SENT
+
+    asyncio.run(scenario())

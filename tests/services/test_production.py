@@ -310,3 +310,18 @@ def test_after_a_clean_stop_the_parts_made_while_stopped_count_in_the_next_perio
     first, second = sorted(events.pending(), key=lambda e: e.period_start)
     assert (first.good_count, first.period_start, first.period_end) == (117, 1000.0, 1600.0)
     assert (second.good_count, second.period_start) == (33, 1600.0)  # 617 -> 650
+
+
+def test_a_batch_the_store_took_already_is_not_inserted_twice(db: Database) -> None:
+    """A commit reported failed that went through: the retried batch does not fail on
+    the events it holds already (the recorder would stop storing for good)."""
+    from hmi.core.events import OpenPeriod
+
+    events = EventRepository(db)
+    event = ProductionEvent(str(uuid.uuid4()), "filler-count", "L1", 0.0, 60.0, 5, 0, "pcs",
+                            True)
+    period = OpenPeriod("filler-count", 60.0, 105, 0, False, None, 0, False)
+    events.record_periods([event], [period], 61.0)
+    events.record_periods([event], [period], 62.0)  # the retry of the same batch
+    assert events.pending() == [event]
+    assert events.open_periods() == {"filler-count": period}
