@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import time
 
-from hmi.commands.login import EXIT_OK, CommandError, database_path, guarded
+from hmi.commands.login import EXIT_OK, CommandError, existing_database, guarded
 from hmi.commands.parser import ALARM_WHEN_HELP
 from hmi.config import load_site
 from hmi.core.alarm_kpi import (
@@ -28,7 +28,6 @@ from hmi.core.alarm_kpi import (
 from hmi.core.alarm_states import AlarmState
 from hmi.services.alarm_report import read_alarm_report
 from hmi.store.alarms import AlarmRepository
-from hmi.store.database import open_database
 
 DEFAULT_HOURS = 24.0
 WHEN_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d")
@@ -49,11 +48,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise CommandError(f"--from {_local(start)} is not before --to {_local(end)}; give "
                            "the earlier time as --from")
     site = load_site(args.config)
-    path = database_path(args)
-    if not path.exists():
-        raise CommandError(f"no database found at {path}; give the HMI's data folder with "
-                           "--data DIR")
-    database = open_database(path)
+    database = existing_database(args)
     try:
         report = read_alarm_report(AlarmRepository(database), site, start, end)
     finally:

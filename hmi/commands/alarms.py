@@ -13,12 +13,11 @@ import argparse
 import json
 import time
 
-from hmi.commands.login import EXIT_OK, CommandError, database_path, guarded
+from hmi.commands.login import EXIT_OK, existing_database, guarded
 from hmi.config import load_site
 from hmi.core.alarm_rules import AlarmRule
 from hmi.core.alarm_states import Alarm, AlarmRecord, AlarmState
 from hmi.store.alarms import AlarmRepository
-from hmi.store.database import open_database
 
 _ORDER = {state: k for k, state in enumerate((
     AlarmState.UNACKED, AlarmState.RTN_UNACKED, AlarmState.LATCHED, AlarmState.ACKED,
@@ -29,11 +28,7 @@ _ORDER = {state: k for k, state in enumerate((
 @guarded("alarms list")
 def cmd_list(args: argparse.Namespace) -> int:
     site = load_site(args.config)
-    path = database_path(args)
-    if not path.exists():
-        raise CommandError(f"no database found at {path}; give the HMI's data folder with "
-                           "--data DIR")
-    database = open_database(path)
+    database = existing_database(args)
     try:
         rules = {rule.name: rule for rule in site.alarms}
         stored = AlarmRepository(database).load({n: r.latching for n, r in rules.items()})

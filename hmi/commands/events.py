@@ -15,7 +15,7 @@ import asyncio
 import json
 import time
 
-from hmi.commands.login import EXIT_OK, CommandError, Passwords, Station, database_path, guarded
+from hmi.commands.login import EXIT_OK, CommandError, Passwords, Station, existing_database, guarded
 from hmi.config import load_site
 from hmi.core.events import EventState, ProductionEvent
 from hmi.core.security import Action, InputRejectedError, PermissionDeniedError
@@ -25,17 +25,13 @@ from hmi.services.production import (
     ProductionService,
     UnknownEventError,
 )
-from hmi.store.database import StoreError, open_database
+from hmi.store.database import StoreError
 from hmi.store.events import EventRepository
 
 
 @guarded("events list")
 def cmd_list(args: argparse.Namespace) -> int:
-    path = database_path(args)
-    if not path.exists():
-        raise CommandError(f"no database found at {path}; give the HMI's data folder with "
-                           "--data DIR")
-    database = open_database(path)
+    database = existing_database(args)
     try:
         events = EventRepository(database)
         found = events.between(float("-inf"), float("inf")) if args.all else events.pending()

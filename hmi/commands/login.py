@@ -78,6 +78,16 @@ def database_path(args: argparse.Namespace) -> Path:
     return data_dir(args.data) / DATABASE_FILE
 
 
+def existing_database(args: argparse.Namespace) -> Database:
+    """The station's database, opened; a missing one is said, naming where it was
+    looked for (a command that reads never makes an empty one)."""
+    path = database_path(args)
+    if not path.exists():
+        raise CommandError(f"no database found at {path}; give the HMI's data folder with "
+                           "--data DIR")
+    return open_database(path)
+
+
 # -- passwords ----------------------------------------------------------------------------
 
 

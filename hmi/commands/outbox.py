@@ -14,21 +14,17 @@ import asyncio
 import json
 import time
 
-from hmi.commands.login import EXIT_OK, CommandError, Passwords, Station, database_path, guarded
+from hmi.commands.login import EXIT_OK, CommandError, Passwords, Station, existing_database, guarded
 from hmi.core.outbox import OutboxItem, OutboxStatus
 from hmi.core.security import Action, InputRejectedError, PermissionDeniedError
 from hmi.services.production import OutboxQueue
-from hmi.store.database import StoreError, open_database
+from hmi.store.database import StoreError
 from hmi.store.outbox import OutboxRepository
 
 
 @guarded("outbox list")
 def cmd_list(args: argparse.Namespace) -> int:
-    path = database_path(args)
-    if not path.exists():
-        raise CommandError(f"no database found at {path}; give the HMI's data folder with "
-                           "--data DIR")
-    database = open_database(path)
+    database = existing_database(args)
     try:
         status = OutboxStatus(args.status) if args.status else None
         items = OutboxRepository(database).list(status)

@@ -31,6 +31,7 @@ from hmi.core.events import ProductionEvent
 from hmi.core.ports import OutboxMonitor, ProductionQueue
 from hmi.core.security import Action, Signature
 from hmi.gui.access import AccessController
+from hmi.gui.coalesce import Coalesced
 from hmi.gui.formatting import format_clock
 from hmi.gui.rejections_view import RejectionsDialog
 from hmi.gui.signature import SignatureDialog
@@ -121,8 +122,9 @@ class EventQueueView(QWidget):
         self.comment.returnPressed.connect(self._on_confirm)
         access.changed.connect(self._on_selection)
         self._remove_listener = queue.add_listener(self._on_queue_changed)
-        self._outbox_refresh: asyncio.Future[None] | None = None
-        self._outbox_again = False  # notified while a refresh was under way
+        # the outbox changed (sent, rejected, retried, queued, the MES came or went): a
+        # burst of notifications is one refresh, plus one after it if any came meanwhile
+        self._on_outbox_changed = Coalesced(self.refresh_outbox)
         self._remove_outbox_listener = outbox.add_listener(self._on_outbox_changed)
         self._on_selection()
         self._on_queue_changed()
@@ -172,21 +174,6 @@ class EventQueueView(QWidget):
         if self.outbox_label.property("attention") != attention:
             self.outbox_label.setProperty("attention", attention)
             self.outbox_label.style().polish(self.outbox_label)
-
-    def _on_outbox_changed(self) -> None:
-        """The outbox changed (sent, rejected, retried, queued, the MES came or went).
-        A burst of notifications makes one refresh, plus one after it if any came while
-        it read the counts, so the line never stays behind the last change."""
-        if self._outbox_refresh is not None and not self._outbox_refresh.done():
-            self._outbox_again = True
-            return
-        self._outbox_refresh = asyncio.ensure_future(self._refresh_outbox_coalesced())
-
-    async def _refresh_outbox_coalesced(self) -> None:
-        self._outbox_again = True
-        while self._outbox_again:
-            self._outbox_again = False
-            await self.refresh_outbox()
 
     @asyncSlot()
     async def _on_confirm(self) -> None:
@@ -268,5 +255,4 @@ class EventQueueView(QWidget):
             self.signature_dialog.reject()
         self._remove_outbox_listener()
         self._remove_listener()
-        if self._outbox_refresh is not None:
-            self._outbox_refresh.cancel()
+        self._on_outbox_changed.cancel()

@@ -6,14 +6,13 @@ when the sender says something changed, and every ``AGE_REFRESH_MS`` for the age
 
 from __future__ import annotations
 
-import asyncio
 import time
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QStatusBar
 
 from hmi.core.ports import OutboxMonitor
+from hmi.gui.coalesce import Coalesced
 
 AGE_REFRESH_MS = 15_000
 MAX_WIDTH = 760  # px of the status bar the line may take
@@ -58,8 +57,7 @@ class OutboxIndicator:
         self.label.setWordWrap(False)
         self.full_text = ""
         status_bar.addPermanentWidget(self.label)
-        self._task: asyncio.Future[Any] | None = None
-        self._again = False
+        self.refresh = Coalesced(self._read)  # a burst of notifications: one read
         self._remove = outbox.add_listener(self.refresh)
         self._timer = QTimer(self.label)
         self._timer.setInterval(AGE_REFRESH_MS)
@@ -67,34 +65,24 @@ class OutboxIndicator:
         self._timer.start()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Read again (a burst of notifications is one read, plus one after it)."""
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.ensure_future(self._read())
-
     async def _read(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            counts = await self._outbox.counts()
-            oldest = await self._outbox.oldest_pending()
-            text, look = describe(counts, oldest, self._outbox.problem(), time.time())
-            # the whole reason in the tooltip; the bar keeps its width (the window must
-            # not grow past the screen for a long reason)
-            shown = self.label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
-                                                        MAX_WIDTH)
-            self.label.setText(shown)
-            self.label.setToolTip(text)
-            self.full_text = text
-            for name in ("attention", "abnormal"):
-                if self.label.property(name) != (look == name):
-                    self.label.setProperty(name, look == name)
-                    self.label.style().polish(self.label)
+        counts = await self._outbox.counts()
+        oldest = await self._outbox.oldest_pending()
+        text, look = describe(counts, oldest, self._outbox.problem(), time.time())
+        # the whole reason in the tooltip; the bar keeps its width (the window must
+        # not grow past the screen for a long reason)
+        shown = self.label.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight,
+                                                    MAX_WIDTH)
+        self.label.setText(shown)
+        self.label.setToolTip(text)
+        self.full_text = text
+        for name in ("attention", "abnormal"):
+            if self.label.property(name) != (look == name):
+                self.label.setProperty(name, look == name)
+                self.label.style().polish(self.label)
+
 
     def close(self) -> None:
         self._timer.stop()
         self._remove()
-        if self._task is not None:
-            self._task.cancel()
+        self.refresh.cancel()

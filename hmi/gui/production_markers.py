@@ -5,14 +5,13 @@ the production queue says events changed (a period closed, one confirmed)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from typing import Any
 
 from hmi.core.events import EventState, ProductionEvent
 from hmi.core.markers import MarkerKind, TrendMarker
 from hmi.core.ports import ProductionQueue
+from hmi.gui.coalesce import Coalesced
 from hmi.gui.trend import TrendView
 
 log = logging.getLogger(__name__)
@@ -33,32 +32,20 @@ class ProductionTrendMarkers:
     def __init__(self, trend: TrendView, production: ProductionQueue) -> None:
         self._trend = trend
         self._production = production
-        self._task: asyncio.Future[Any] | None = None
-        self._again = False
+        self.refresh = Coalesced(self._read)  # a burst of changes: one read
         self._remove = production.add_listener(self.refresh)
         self.refresh()
 
-    def refresh(self) -> None:
-        """Read the events again (a burst of changes is one read, plus one after)."""
-        if self._task is not None and not self._task.done():
-            self._again = True
-            return
-        self._task = asyncio.ensure_future(self._read())
-
     async def _read(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            now = time.time()
-            try:
-                events = await self._production.between(now - LOOK_BACK, now + 1)
-            except Exception as exc:  # the trend works without them
-                log.warning("production markers not read: %s", exc)
-                return
-            for event in events:
-                self._trend.markers.add_marker(marker_for(event))
+        now = time.time()
+        try:
+            events = await self._production.between(now - LOOK_BACK, now + 1)
+        except Exception as exc:  # the trend works without them
+            log.warning("production markers not read: %s", exc)
+            return
+        for event in events:
+            self._trend.markers.add_marker(marker_for(event))
 
     def close(self) -> None:
         self._remove()
-        if self._task is not None:
-            self._task.cancel()
+        self.refresh.cancel()
