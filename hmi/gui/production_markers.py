@@ -32,6 +32,7 @@ class ProductionTrendMarkers:
     def __init__(self, trend: TrendView, production: ProductionQueue) -> None:
         self._trend = trend
         self._production = production
+        self._shown: dict[str, TrendMarker] = {}  # what is on the trend, by key
         self.refresh = Coalesced(self._read)  # a burst of changes: one read
         self._remove = production.add_listener(self.refresh)
         self.refresh()
@@ -43,8 +44,11 @@ class ProductionTrendMarkers:
         except Exception as exc:  # the trend works without them
             log.warning("production markers not read: %s", exc)
             return
-        for event in events:
-            self._trend.markers.add_marker(marker_for(event))
+        for event in events:  # only what is new or changed is drawn again (a day of
+            marker = marker_for(event)  # one-minute periods is 1,440 spans)
+            if self._shown.get(marker.key) != marker:
+                self._trend.markers.add_marker(marker)
+                self._shown[marker.key] = marker
 
     def close(self) -> None:
         self._remove()

@@ -32,6 +32,9 @@ def test_production_periods_are_spans_on_the_trend_and_follow_confirmation(
         run(qloop, st.runtime.production.confirm(event.event_id, actor))
         run(qloop, wait_for(lambda: _production(st.window)[key].endswith("(confirmed)"), 5,
                             "the confirmation shown"))
+        drawn = st.window.trend.markers.item(key)
+        run(qloop, st.window.production_markers._read())  # nothing changed: not redrawn
+        assert st.window.trend.markers.item(key) is drawn
         st.window.trend.show_history(event.period_start - 600, event.period_end + 600)
         st.window.trend.refresh(force=True)
         shot(st.window.trend, "production-markers.png")
