@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +45,22 @@ from hmi.core.server_alarms import ConditionChanges, ServerCondition, priority_f
 from hmi.core.site import Device
 from hmi.devices.connection import CommError, ReconnectBackoff
 from hmi.devices.opcua import SESSION_TIMEOUT_MS
+from hmi.devices.opcua_condition_fields import (
+    EVENT_QUEUE_SIZE,
+    FIELDS,
+    INDEX,
+    QUEUE_OVERFLOW,
+    REFRESH_END,
+    REFRESH_REQUIRED,
+    REFRESH_START,
+    event_filter,
+    is_null,
+    ns0,
+    refusal_text,
+    seconds_of,
+    shelved_name,
+    text_of,
+)
 from hmi.devices.opcua_security import PasswordProvider
 from hmi.devices.opcua_session import (
     DISCONNECT_TIMEOUT,
@@ -57,143 +72,11 @@ from hmi.devices.opcua_session import (
 __all__ = ["ConditionChanges", "ConditionSource", "ServerCondition"]
 
 _log = logging.getLogger(__name__)
-
-_O = ObjectIds
-_BASE, _CONDITION = _O.BaseEventType, _O.ConditionType
-_ACKABLE, _ALARM = _O.AcknowledgeableConditionType, _O.AlarmConditionType
-# (type that defines the field, browse path); "" is the ConditionId (the NodeId attribute)
-_FIELDS: tuple[tuple[int, str], ...] = (
-    (_BASE, "EventId"),
-    (_BASE, "EventType"),
-    (_BASE, "SourceName"),
-    (_BASE, "Time"),
-    (_BASE, "Message"),
-    (_BASE, "Severity"),
-    (_CONDITION, ""),
-    (_CONDITION, "ConditionName"),
-    (_CONDITION, "BranchId"),
-    (_CONDITION, "Retain"),
-    (_CONDITION, "EnabledState/Id"),
-    (_CONDITION, "Comment"),
-    (_ACKABLE, "AckedState/Id"),
-    (_ACKABLE, "ConfirmedState/Id"),
-    (_ALARM, "ActiveState/Id"),
-    (_ALARM, "ShelvingState/CurrentState"),
-    (_ALARM, "ShelvingState/CurrentState/Id"),
-)
-_INDEX = {path or "ConditionId": i for i, (_type, path) in enumerate(_FIELDS)}
-_REFRESH_START, _REFRESH_END = _O.RefreshStartEventType, _O.RefreshEndEventType
-_REFRESH_REQUIRED = _O.RefreshRequiredEventType
-_QUEUE_OVERFLOW = _O.EventQueueOverflowEventType
-_SHELVED_NAMES = {
-    _O.ShelvedStateMachineType_TimedShelved: "TimedShelved",
-    _O.ShelvedStateMachineType_OneShotShelved: "OneShotShelved",
-}
-_UNSHELVED = _O.ShelvedStateMachineType_Unshelved
-EVENT_QUEUE_SIZE = 1000  # on the server: a refresh of many conditions must not overflow
-# what a refusal means, for the operator (Part 9 and Part 4 result codes)
-_REFUSALS = {
-    "BadShelvingTimeOutOfRange": "longer than the server allows",
-    "BadConditionAlreadyShelved": "it is already shelved",
-    "BadConditionNotShelved": "it is not shelved",
-    "BadConditionBranchAlreadyAcked": "it is already acknowledged",
-    "BadConditionBranchAlreadyConfirmed": "it is already confirmed",
-    "BadConditionAlreadyDisabled": "it is disabled",
-    "BadConditionDisabled": "it is disabled",
-    "BadEventIdUnknown": "the alarm changed meanwhile: look at it again and retry",
-    "BadUserAccessDenied": "the server's user for this device may not do that",
-    "BadMethodInvalid": "the server does not offer that for this alarm",
-    "BadNodeIdUnknown": "the server does not know this alarm any more",
-    "BadNoMatch": "the server does not offer that for this alarm",
-}
-
 Clock = Callable[[], float]
-
-
-def _ns0(identifier: int) -> ua.NodeId:
-    """A numeric node id of the standard namespace (the Part 9 types and methods)."""
-    return ua.NodeId(ua.Int32(identifier))
-
-
-def _operand(type_id: int, path: str) -> ua.SimpleAttributeOperand:
-    operand = ua.SimpleAttributeOperand()
-    operand.TypeDefinitionId = _ns0(type_id)
-    if path:
-        operand.BrowsePath = [ua.QualifiedName(part, 0) for part in path.split("/")]
-        operand.AttributeId = AttributeIds.Value
-    else:
-        operand.BrowsePath = []
-        operand.AttributeId = AttributeIds.NodeId
-    return operand
-
-
-def _of_types(type_ids: Sequence[int]) -> ua.ContentFilter:
-    """Where clause: the event is of one of these types (OfType joined by Or)."""
-    elements: list[ua.ContentFilterElement] = []
-    for i, type_id in enumerate(type_ids):
-        of_type = ua.ContentFilterElement(
-            FilterOperator=ua.FilterOperator.OfType,
-            FilterOperands=[ua.LiteralOperand(Value=ua.Variant(_ns0(type_id)))],
-        )
-        if i < len(type_ids) - 1:
-            base = len(elements)
-            elements.append(ua.ContentFilterElement(
-                FilterOperator=ua.FilterOperator.Or,
-                FilterOperands=[ua.ElementOperand(Index=base + 1),
-                                ua.ElementOperand(Index=base + 2)],
-            ))
-        elements.append(of_type)
-    return ua.ContentFilter(Elements=elements)
-
-
-def event_filter() -> ua.EventFilter:
-    """The Part 9 fields of conditions, and the refresh events that frame a refresh."""
-    flt = ua.EventFilter()
-    flt.SelectClauses = [_operand(type_id, path) for type_id, path in _FIELDS]
-    flt.WhereClause = _of_types(
-        (_CONDITION, _REFRESH_START, _REFRESH_END, _REFRESH_REQUIRED, _QUEUE_OVERFLOW)
-    )
-    return flt
-
-
-def refusal_text(what: str, code: ua.StatusCode | int) -> str:
-    """"the server refused the shelve: BadShelvingTimeOutOfRange (longer than ...)"."""
-    name = ua.StatusCode(ua.UInt32(code)).name if isinstance(code, int) else code.name
-    meaning = _REFUSALS.get(name)
-    return f"the server refused the {what}: {name}" + (f" ({meaning})" if meaning else "")
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, ua.LocalizedText):
-        return value.Text or ""
-    return "" if value is None else str(value)
-
-
-def _seconds(value: Any, default: float) -> float:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.UTC)
-        return float(value.timestamp())
-    return default
-
-
-def _is_null(node_id: Any) -> bool:
-    return not isinstance(node_id, ua.NodeId) or node_id.is_null()
-
-
-def _shelved(state: Any, state_id: Any) -> str:
-    if isinstance(state_id, ua.NodeId) and state_id.NamespaceIndex == 0:
-        identifier = state_id.Identifier
-        if identifier == _UNSHELVED:
-            return ""
-        if isinstance(identifier, int) and identifier in _SHELVED_NAMES:
-            return _SHELVED_NAMES[identifier]
-    name = _text(state)
-    return "" if name in ("", "Unshelved") else name
-
+_O = ObjectIds
 
 class _EventSubscription(Subscription):
-    """Hands each event's fields (in ``_FIELDS`` order) and status changes to the source."""
+    """Hands each event's fields (in ``FIELDS`` order) and status changes to the source."""
 
     def __init__(self, client: Client, params: ua.CreateSubscriptionParameters,
                  on_event: Callable[[list[Any]], None],
@@ -357,7 +240,7 @@ class ConditionSource:
                                              QueueSize=EVENT_QUEUE_SIZE, DiscardOldest=True,
                                              Filter=event_filter())
         request = ua.MonitoredItemCreateRequest(
-            ItemToMonitor=ua.ReadValueId(NodeId=_ns0(_O.Server),
+            ItemToMonitor=ua.ReadValueId(NodeId=ns0(_O.Server),
                                          AttributeId=AttributeIds.EventNotifier),
             MonitoringMode=ua.MonitoringMode.Reporting,
             RequestedParameters=parameters,
@@ -376,8 +259,8 @@ class ConditionSource:
         assert client is not None
         self._refreshed = refreshed = asyncio.Event()
         request = ua.CallMethodRequest(
-            ObjectId=_ns0(_O.ConditionType),
-            MethodId=_ns0(_O.ConditionType_ConditionRefresh),
+            ObjectId=ns0(_O.ConditionType),
+            MethodId=ns0(_O.ConditionType_ConditionRefresh),
             InputArguments=[ua.Variant(self._subscription_id, ua.VariantType.UInt32)],
         )
         results = await asyncio.wait_for(client.uaclient.call([request]),
@@ -417,27 +300,27 @@ class ConditionSource:
     # -- events ------------------------------------------------------------------------------
 
     def _on_event(self, fields: list[Any]) -> None:
-        if len(fields) != len(_FIELDS):
+        if len(fields) != len(FIELDS):
             return
-        event_type = fields[_INDEX["EventType"]]
+        event_type = fields[INDEX["EventType"]]
         type_id = event_type.Identifier if isinstance(event_type, ua.NodeId) else None
-        if type_id == _REFRESH_START:
+        if type_id == REFRESH_START:
             self._fresh = {}
-        elif type_id == _REFRESH_END:
+        elif type_id == REFRESH_END:
             self._end_refresh()
-        elif type_id in (_REFRESH_REQUIRED, _QUEUE_OVERFLOW):
+        elif type_id in (REFRESH_REQUIRED, QUEUE_OVERFLOW):
             asyncio.get_running_loop().create_task(self._refresh_again(), name="refresh")
-        elif not _is_null(fields[_INDEX["ConditionId"]]):
+        elif not is_null(fields[INDEX["ConditionId"]]):
             self._on_condition(fields)
 
     def _on_condition(self, fields: list[Any]) -> None:
-        if not _is_null(fields[_INDEX["BranchId"]]):
+        if not is_null(fields[INDEX["BranchId"]]):
             return  # a previous state's branch: the list shows the condition's trunk
-        node_id: ua.NodeId = fields[_INDEX["ConditionId"]]
+        node_id: ua.NodeId = fields[INDEX["ConditionId"]]
         condition = self._condition_from(node_id, fields)
-        event_id = fields[_INDEX["EventId"]]
+        event_id = fields[INDEX["EventId"]]
         event_id = bytes(event_id) if isinstance(event_id, bytes | bytearray) else b""
-        retained = bool(fields[_INDEX["Retain"]])
+        retained = bool(fields[INDEX["Retain"]])
         key = condition.condition_id
         if self._fresh is not None:  # inside a refresh: collect the server's set
             if retained:
@@ -454,26 +337,26 @@ class ConditionSource:
             self._fire(removed=(condition,))
 
     def _condition_from(self, node_id: ua.NodeId, fields: list[Any]) -> ServerCondition:
-        severity = fields[_INDEX["Severity"]]
+        severity = fields[INDEX["Severity"]]
         severity = min(1000, max(1, int(severity))) if isinstance(severity, int) else 1
-        confirmed = fields[_INDEX["ConfirmedState/Id"]]
-        enabled = fields[_INDEX["EnabledState/Id"]]
+        confirmed = fields[INDEX["ConfirmedState/Id"]]
+        enabled = fields[INDEX["EnabledState/Id"]]
         return ServerCondition(
             device=self.device.name,
             condition_id=node_id.to_string(),
-            name=_text(fields[_INDEX["ConditionName"]]),
-            source_name=_text(fields[_INDEX["SourceName"]]),
-            message=_text(fields[_INDEX["Message"]]),
+            name=text_of(fields[INDEX["ConditionName"]]),
+            source_name=text_of(fields[INDEX["SourceName"]]),
+            message=text_of(fields[INDEX["Message"]]),
             severity=severity,
             priority=priority_for_severity(severity),
-            active=bool(fields[_INDEX["ActiveState/Id"]]),
-            acked=bool(fields[_INDEX["AckedState/Id"]]),
+            active=bool(fields[INDEX["ActiveState/Id"]]),
+            acked=bool(fields[INDEX["AckedState/Id"]]),
             confirmed=None if confirmed is None else bool(confirmed),
-            shelved=_shelved(fields[_INDEX["ShelvingState/CurrentState"]],
-                             fields[_INDEX["ShelvingState/CurrentState/Id"]]),
+            shelved=shelved_name(fields[INDEX["ShelvingState/CurrentState"]],
+                             fields[INDEX["ShelvingState/CurrentState/Id"]]),
             enabled=True if enabled is None else bool(enabled),
-            time=_seconds(fields[_INDEX["Time"]], self._clock()),
-            comment=_text(fields[_INDEX["Comment"]]),
+            time=seconds_of(fields[INDEX["Time"]], self._clock()),
+            comment=text_of(fields[INDEX["Comment"]]),
         )
 
     def _end_refresh(self) -> None:
@@ -548,7 +431,7 @@ class ConditionSource:
             event_id = self._event_ids[condition_id]
             arguments = [ua.Variant(event_id, ua.VariantType.ByteString),
                          ua.Variant(ua.LocalizedText(comment), ua.VariantType.LocalizedText)]
-            said = await self._call(what, self._node_ids[condition_id], _ns0(method),
+            said = await self._call(what, self._node_ids[condition_id], ns0(method),
                                     arguments)
             # The condition's latest event may still be on its way (a shelve, another
             # station's comment): once it is here, answer to it instead.
